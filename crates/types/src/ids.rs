@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(MsgId(0xab).to_string(), "000000ab");
         assert_eq!(EvpId(0x1_0000_00ff).to_string(), "00000001000000ff");
         assert_eq!("000000ab".parse::<MsgId>(), Ok(MsgId(0xab)));
-        assert_eq!("00000001000000ff".parse::<EvpId>(), Ok(EvpId(0x1_0000_00ff)));
+        assert_eq!(
+            "00000001000000ff".parse::<EvpId>(),
+            Ok(EvpId(0x1_0000_00ff))
+        );
         assert!("xyz".parse::<MsgId>().is_err());
         assert!("123456789".parse::<MsgId>().is_err());
     }
