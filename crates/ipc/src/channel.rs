@@ -81,6 +81,29 @@ impl<M> Clone for Sender<M> {
     }
 }
 
+impl<M> Sender<M> {
+    /// A sender whose channel does not exist: every send fails with
+    /// `Closed`. Stands in for a peer a role is not connected to.
+    pub fn closed(peer: Role) -> Self {
+        let (tx, _) = mpsc::unbounded_channel();
+        Sender {
+            peer,
+            tx,
+            _msg: PhantomData,
+        }
+    }
+
+    /// The same channel, typed for another message type. For the one place
+    /// in a process that maps each peer role to its inbox type.
+    pub fn cast<N>(&self) -> Sender<N> {
+        Sender {
+            peer: self.peer,
+            tx: self.tx.clone(),
+            _msg: PhantomData,
+        }
+    }
+}
+
 impl<M: Message> Sender<M> {
     /// The role at the other end.
     pub fn peer(&self) -> Role {
@@ -105,7 +128,7 @@ impl<M: Message> Sender<M> {
 /// Serve `sock` as the channel between `me` and `peer`: messages of type
 /// `In` arriving from the peer go to `inbox`; the returned [`Sender`] sends
 /// messages of type `Out`. Must be called inside a tokio runtime.
-pub fn attach<In: Message, Out: Message>(
+pub fn attach<In: Message, Out>(
     me: Role,
     peer: Role,
     sock: OwnedFd,
@@ -117,7 +140,7 @@ pub fn attach<In: Message, Out: Message>(
 /// Like [`attach`], for a socket that a [`BlockingChannel`] used first:
 /// bytes and descriptors it had already read but not consumed are handed
 /// over so that nothing is lost at the switch.
-pub fn attach_with_leftover<In: Message, Out: Message>(
+pub fn attach_with_leftover<In: Message, Out>(
     me: Role,
     peer: Role,
     sock: OwnedFd,

@@ -103,6 +103,29 @@ pub fn recv_with_fds(
     Ok(n)
 }
 
+/// Take ownership of a descriptor inherited across `exec` (a child's
+/// channel to its parent, whose number it learns from its command line).
+/// Fails if `fd` is not an open descriptor.
+pub fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 3 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "standard streams cannot be a channel",
+        ));
+    }
+    // SAFETY: F_GETFD on an arbitrary number is harmless; it only tells
+    // whether the number is an open descriptor.
+    #[allow(unsafe_code)]
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    fcntl(borrowed, FcntlArg::F_GETFD).map_err(io::Error::from)?;
+    set_cloexec(borrowed)?;
+    // SAFETY: the descriptor is open (checked above) and was given to this
+    // process by its parent for this sole use; nothing else in the process
+    // refers to it, so owning it here closes it exactly once.
+    #[allow(unsafe_code)]
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Borrow a list of owned descriptors.
 pub fn borrow_all(fds: &[OwnedFd]) -> Vec<BorrowedFd<'_>> {
     fds.iter().map(|f| f.as_fd()).collect()

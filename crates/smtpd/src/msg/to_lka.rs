@@ -1,0 +1,77 @@
+//! What the lookup agent accepts: rule matching and expansion for smtp,
+//! reverse DNS, user information for mda, `~/.forward` files from the parent.
+
+use serde::{Deserialize, Serialize};
+use smtpd_ipc::{Message, Role};
+use smtpd_types::{DsnNotify, MailAddr};
+use std::net::IpAddr;
+
+use super::{HasShutdown, ReqId, SessionInfo, TxInfo};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToLka {
+    /// smtp (RCPT TO): find the first matching rule and expand the
+    /// recipient into final envelopes. Answered by `ToSmtp::Expanded`.
+    Expand {
+        req: ReqId,
+        session: SessionInfo,
+        tx: TxInfo,
+        rcpt: MailAddr,
+        notify: DsnNotify,
+        orcpt: Option<String>,
+    },
+    /// smtp (connect): the client's reverse DNS. Answered by `ToSmtp::Rdns`.
+    Rdns { req: ReqId, addr: IpAddr },
+    /// mda: look a user up in a userbase table (`None` = the system's
+    /// `getpwnam`). Answered by `ToMda::UserInfo`.
+    UserInfo {
+        req: ReqId,
+        userbase: Option<String>,
+        user: String,
+    },
+    /// parent: the user's `~/.forward`, opened as the user. Carries one
+    /// descriptor when `found`.
+    Forward {
+        req: ReqId,
+        found: bool,
+        error: Option<String>,
+    },
+    /// parent: stop.
+    Shutdown,
+}
+
+impl Message for ToLka {
+    fn may_come_from(&self, from: Role) -> bool {
+        match self {
+            ToLka::Expand { .. } | ToLka::Rdns { .. } => from == Role::Smtp,
+            ToLka::UserInfo { .. } => from == Role::Mda,
+            ToLka::Forward { .. } | ToLka::Shutdown => from == Role::Parent,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            ToLka::Expand { .. } => "Expand",
+            ToLka::Rdns { .. } => "Rdns",
+            ToLka::UserInfo { .. } => "UserInfo",
+            ToLka::Forward { .. } => "Forward",
+            ToLka::Shutdown => "Shutdown",
+        }
+    }
+}
+
+impl HasShutdown for ToLka {
+    fn is_shutdown(&self) -> bool {
+        matches!(self, ToLka::Shutdown)
+    }
+}
+
+impl ToLka {
+    /// The request this message answers, if it is a reply.
+    pub fn reply_to(&self) -> Option<ReqId> {
+        match self {
+            ToLka::Forward { req, .. } => Some(*req),
+            _ => None,
+        }
+    }
+}

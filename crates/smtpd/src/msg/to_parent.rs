@@ -1,0 +1,45 @@
+//! What the parent accepts: readiness, and the privileged work the seed
+//! gives it (§3.2.9): open a user's `~/.forward` for lka, start a delivery
+//! as the recipient user for mda.
+
+use serde::{Deserialize, Serialize};
+use smtpd_ipc::{Message, Role};
+
+use super::{ReqId, UserInfo};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToParent {
+    /// A child finished its start-up and serves its inbox.
+    Ready { role: Role },
+    /// lka: open `~/.forward` of this user, as the user.
+    OpenForward { req: ReqId, user: UserInfo },
+    /// mda: start a delivery worker running as this user. The reply
+    /// (`ToMda::Started`) carries the socket to talk to it; the worker
+    /// writes mailboxes and runs delivery programs with the user's rights.
+    StartDelivery {
+        req: ReqId,
+        user: UserInfo,
+        /// The mbox directory's group, added to the worker's groups so
+        /// that it can create mailboxes in a root:mail 2775 spool without
+        /// the user being in that group.
+        mbox_group: Option<u32>,
+    },
+}
+
+impl Message for ToParent {
+    fn may_come_from(&self, from: Role) -> bool {
+        match self {
+            ToParent::Ready { role } => *role == from,
+            ToParent::OpenForward { .. } => from == Role::Lka,
+            ToParent::StartDelivery { .. } => from == Role::Mda,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            ToParent::Ready { .. } => "Ready",
+            ToParent::OpenForward { .. } => "OpenForward",
+            ToParent::StartDelivery { .. } => "StartDelivery",
+        }
+    }
+}

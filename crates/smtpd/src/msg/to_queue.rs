@@ -1,0 +1,71 @@
+//! What the queue accepts: the enqueue transaction from smtp, scheduling
+//! decisions from the scheduler, delivery outcomes from mda and mta.
+
+use serde::{Deserialize, Serialize};
+use smtpd_ipc::{Message, Role};
+use smtpd_types::{DeliveryOutcome, Envelope, EvpId, MsgId};
+
+use super::{HasShutdown, ReqId};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToQueue {
+    /// smtp (MAIL FROM): create an incoming message. Answered by
+    /// `ToSmtp::MessageCreated` with the file to write the content into.
+    CreateMessage { req: ReqId },
+    /// smtp (end of DATA): make the message and these envelopes durable and
+    /// move them into the queue. Answered by `ToSmtp::Committed`.
+    Commit {
+        req: ReqId,
+        msgid: MsgId,
+        envelopes: Vec<Envelope>,
+    },
+    /// smtp: the transaction was abandoned.
+    Rollback { msgid: MsgId },
+    /// scheduler: try these envelopes now.
+    Deliver { evpids: Vec<EvpId> },
+    /// scheduler: these envelopes passed their expiry time.
+    Expire { evpids: Vec<EvpId> },
+    /// scheduler: remove these envelopes (smtpctl remove).
+    Remove { evpids: Vec<EvpId> },
+    /// mda/mta: what became of a delivery attempt.
+    Outcome {
+        evpid: EvpId,
+        outcome: DeliveryOutcome,
+    },
+    /// parent: stop.
+    Shutdown,
+}
+
+impl Message for ToQueue {
+    fn may_come_from(&self, from: Role) -> bool {
+        match self {
+            ToQueue::CreateMessage { .. } | ToQueue::Commit { .. } | ToQueue::Rollback { .. } => {
+                from == Role::Smtp
+            }
+            ToQueue::Deliver { .. } | ToQueue::Expire { .. } | ToQueue::Remove { .. } => {
+                from == Role::Scheduler
+            }
+            ToQueue::Outcome { .. } => matches!(from, Role::Mda | Role::Mta),
+            ToQueue::Shutdown => from == Role::Parent,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            ToQueue::CreateMessage { .. } => "CreateMessage",
+            ToQueue::Commit { .. } => "Commit",
+            ToQueue::Rollback { .. } => "Rollback",
+            ToQueue::Deliver { .. } => "Deliver",
+            ToQueue::Expire { .. } => "Expire",
+            ToQueue::Remove { .. } => "Remove",
+            ToQueue::Outcome { .. } => "Outcome",
+            ToQueue::Shutdown => "Shutdown",
+        }
+    }
+}
+
+impl HasShutdown for ToQueue {
+    fn is_shutdown(&self) -> bool {
+        matches!(self, ToQueue::Shutdown)
+    }
+}

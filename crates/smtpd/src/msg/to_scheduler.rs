@@ -1,0 +1,98 @@
+//! What the scheduler accepts: envelope facts and outcomes from the queue,
+//! administrative orders from control. Nothing else reaches it.
+
+use serde::{Deserialize, Serialize};
+use smtpd_ipc::{Message, Role};
+use smtpd_types::{EvpId, MsgId, SchedInfo};
+
+use super::{HasShutdown, Subsystem};
+
+/// What the queue made of an attempt, in the scheduler's terms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SchedOutcome {
+    /// Delivered: forget it.
+    Delivered,
+    /// Try again later.
+    TempFail,
+    /// Failed for good; the queue keeps it as failed (and reports it).
+    PermFail,
+    /// The queue removed it (smtpctl remove, or expiry handled).
+    Removed,
+}
+
+/// Which envelopes an administrative order is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    Envelope(EvpId),
+    Message(MsgId),
+    All,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToScheduler {
+    /// queue: a message was committed with these envelopes.
+    Committed {
+        envelopes: Vec<SchedInfo>,
+    },
+    /// queue: envelopes found in the spool at start.
+    Loaded {
+        envelopes: Vec<SchedInfo>,
+    },
+    /// queue: the outcome of an attempt (`info` has the updated retry
+    /// count and last-try time when the envelope stays).
+    Outcome {
+        evpid: EvpId,
+        outcome: SchedOutcome,
+        info: Option<SchedInfo>,
+    },
+    /// control: pause/resume a subsystem's deliveries.
+    PauseSubsystem(Subsystem),
+    ResumeSubsystem(Subsystem),
+    /// control: pause/resume envelopes.
+    PauseEnvelopes(Target),
+    ResumeEnvelopes(Target),
+    /// control: try now.
+    Schedule(Target),
+    /// control: remove.
+    Remove(Target),
+    /// parent: stop.
+    Shutdown,
+}
+
+impl Message for ToScheduler {
+    fn may_come_from(&self, from: Role) -> bool {
+        match self {
+            ToScheduler::Committed { .. }
+            | ToScheduler::Loaded { .. }
+            | ToScheduler::Outcome { .. } => from == Role::Queue,
+            ToScheduler::PauseSubsystem(_)
+            | ToScheduler::ResumeSubsystem(_)
+            | ToScheduler::PauseEnvelopes(_)
+            | ToScheduler::ResumeEnvelopes(_)
+            | ToScheduler::Schedule(_)
+            | ToScheduler::Remove(_) => matches!(from, Role::Control | Role::Parent),
+            ToScheduler::Shutdown => from == Role::Parent,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            ToScheduler::Committed { .. } => "Committed",
+            ToScheduler::Loaded { .. } => "Loaded",
+            ToScheduler::Outcome { .. } => "Outcome",
+            ToScheduler::PauseSubsystem(_) => "PauseSubsystem",
+            ToScheduler::ResumeSubsystem(_) => "ResumeSubsystem",
+            ToScheduler::PauseEnvelopes(_) => "PauseEnvelopes",
+            ToScheduler::ResumeEnvelopes(_) => "ResumeEnvelopes",
+            ToScheduler::Schedule(_) => "Schedule",
+            ToScheduler::Remove(_) => "Remove",
+            ToScheduler::Shutdown => "Shutdown",
+        }
+    }
+}
+
+impl HasShutdown for ToScheduler {
+    fn is_shutdown(&self) -> bool {
+        matches!(self, ToScheduler::Shutdown)
+    }
+}

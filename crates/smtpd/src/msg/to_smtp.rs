@@ -1,0 +1,105 @@
+//! What the smtp process accepts: answers from the queue (message files,
+//! commits), from lka (rule decisions, expansions, DNS), and orders from
+//! the parent and control.
+
+use serde::{Deserialize, Serialize};
+use smtpd_ipc::{Message, Role};
+use smtpd_types::{EnhancedStatus, Envelope, MsgId};
+
+use super::{HasShutdown, ReqId};
+
+/// Why the queue could not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueueFailure {
+    /// The spool's file system is (nearly) full: `452 4.3.1`.
+    NoRoom,
+    /// Any other failure: `451 4.3.0`; the message is cancelled.
+    Failed(String),
+}
+
+/// The rule engine's answer for one recipient.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Expansion {
+    /// Accepted: the final envelopes for this recipient (one or more after
+    /// alias/virtual/forward expansion).
+    Accepted(Vec<Envelope>),
+    /// Refused, with the reply to give.
+    Rejected {
+        code: u16,
+        status: EnhancedStatus,
+        text: String,
+    },
+    /// A table or lookup failed: try again later.
+    TempFail { text: String },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToSmtp {
+    /// queue: a message was created for the transaction. Carries one
+    /// descriptor on success: the file to write the content into.
+    MessageCreated {
+        req: ReqId,
+        result: Result<MsgId, QueueFailure>,
+    },
+    /// queue: the message and its envelopes are on stable storage (or not).
+    Committed {
+        req: ReqId,
+        result: Result<(), QueueFailure>,
+    },
+    /// lka: the decision for one RCPT.
+    Expanded { req: ReqId, result: Expansion },
+    /// lka: the reverse DNS name of a client (forward-confirmed or not).
+    Rdns {
+        req: ReqId,
+        name: Option<String>,
+        forward_confirmed: bool,
+    },
+    /// parent/control: stop accepting new sessions.
+    Pause,
+    /// parent/control: accept new sessions again.
+    Resume,
+    /// parent: stop (finish in-flight transactions for a bounded time).
+    Shutdown,
+}
+
+impl Message for ToSmtp {
+    fn may_come_from(&self, from: Role) -> bool {
+        match self {
+            ToSmtp::MessageCreated { .. } | ToSmtp::Committed { .. } => from == Role::Queue,
+            ToSmtp::Expanded { .. } | ToSmtp::Rdns { .. } => from == Role::Lka,
+            ToSmtp::Pause | ToSmtp::Resume => matches!(from, Role::Parent | Role::Control),
+            ToSmtp::Shutdown => from == Role::Parent,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            ToSmtp::MessageCreated { .. } => "MessageCreated",
+            ToSmtp::Committed { .. } => "Committed",
+            ToSmtp::Expanded { .. } => "Expanded",
+            ToSmtp::Rdns { .. } => "Rdns",
+            ToSmtp::Pause => "Pause",
+            ToSmtp::Resume => "Resume",
+            ToSmtp::Shutdown => "Shutdown",
+        }
+    }
+}
+
+impl HasShutdown for ToSmtp {
+    fn is_shutdown(&self) -> bool {
+        matches!(self, ToSmtp::Shutdown)
+    }
+}
+
+impl ToSmtp {
+    /// The request this message answers, if it is a reply.
+    pub fn reply_to(&self) -> Option<ReqId> {
+        match self {
+            ToSmtp::MessageCreated { req, .. }
+            | ToSmtp::Committed { req, .. }
+            | ToSmtp::Expanded { req, .. }
+            | ToSmtp::Rdns { req, .. } => Some(*req),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The privileged work the parent does for its children (the seed's
+//! §3.2.9): start a delivery worker as the recipient user for mda, open a
+//! user's `~/.forward` as that user for lka.
+
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{setegid, seteuid, Gid, Uid};
+use smtpd_ipc::{os, BlockingChannel, Role, Sender};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Stdio;
+use tracing::{debug, warn};
+
+use crate::msg::bootstrap::RuntimeConfig;
+use crate::msg::worker::WorkerSetup;
+use crate::msg::{ToLka, ToMda, ToParent, UserInfo};
+
+pub struct Services {
+    privileged: bool,
+    verbose: bool,
+    foreground: bool,
+    mda: Sender<ToMda>,
+    lka: Sender<ToLka>,
+}
+
+impl Services {
+    pub fn new(rt: &RuntimeConfig, mda: Sender<ToMda>, lka: Sender<ToLka>) -> Self {
+        Services {
+            privileged: rt.privileged,
+            verbose: rt.verbose,
+            foreground: rt.foreground,
+            mda,
+            lka,
+        }
+    }
+
+    /// Serve one request from a child. Failures are answered, never fatal:
+    /// a user whose `.forward` cannot be read must not stop the server.
+    pub fn handle(&self, from: Role, msg: ToParent, _fds: Vec<OwnedFd>) {
+        match msg {
+            ToParent::Ready { .. } => {}
+            ToParent::StartDelivery {
+                req,
+                user,
+                mbox_group,
+            } => {
+                let result = self.start_worker(&user, mbox_group);
+                let sent = match result {
+                    Ok(fd) => self.mda.send_with_fds(
+                        ToMda::Started {
+                            req,
+                            result: Ok(()),
+                        },
+                        vec![fd],
+                    ),
+                    Err(e) => {
+                        warn!("cannot start a delivery for {}: {e:#}", user.username);
+                        self.mda.send(ToMda::Started {
+                            req,
+                            result: Err(format!("{e:#}")),
+                        })
+                    }
+                };
+                if let Err(e) = sent {
+                    debug!("answering {from}: {e}");
+                }
+            }
+            ToParent::OpenForward { req, user } => {
+                let sent = match self.open_forward(&user) {
+                    Ok(Some(f)) => self.lka.send_with_fds(
+                        ToLka::Forward {
+                            req,
+                            found: true,
+                            error: None,
+                        },
+                        vec![f.into()],
+                    ),
+                    Ok(None) => self.lka.send(ToLka::Forward {
+                        req,
+                        found: false,
+                        error: None,
+                    }),
+                    Err(e) => self.lka.send(ToLka::Forward {
+                        req,
+                        found: false,
+                        error: Some(format!("{e:#}")),
+                    }),
+                };
+                if let Err(e) = sent {
+                    debug!("answering {from}: {e}");
+                }
+            }
+        }
+    }
+
+    /// Start `smtpd -x worker` for `user`; it drops to the user's rights
+    /// itself (as its first act, before reading any message). Returns the
+    /// socket mda talks to it on.
+    fn start_worker(&self, user: &UserInfo, mbox_group: Option<u32>) -> Result<OwnedFd> {
+        let exe = std::env::current_exe()?;
+        let (ours, theirs) = os::stream_pair()?;
+        os::clear_cloexec(theirs.as_fd())?;
+        let mut cmd = tokio::process::Command::new(exe);
+        cmd.arg0(format!("smtpd: delivery {}", user.username))
+            .arg("-x")
+            .arg("worker")
+            .arg("--ipc-fd")
+            .arg(theirs.as_raw_fd().to_string())
+            .stdin(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(false);
+        let mut child = cmd.spawn().context("spawning the delivery worker")?;
+        drop(theirs);
+        let mut ch = BlockingChannel::new(ours);
+        ch.send(
+            &WorkerSetup {
+                user: user.clone(),
+                extra_groups: mbox_group.into_iter().collect(),
+                privileged: self.privileged,
+                verbose: self.verbose,
+                foreground: self.foreground,
+            },
+            &[],
+        )?;
+        let name = user.username.clone();
+        tokio::spawn(async move {
+            match child.wait().await {
+                Ok(s) if s.success() => debug!("delivery worker for {name} exited"),
+                Ok(s) => warn!("delivery worker for {name} ended: {s}"),
+                Err(e) => warn!("delivery worker for {name}: {e}"),
+            }
+        });
+        let (sock, _buf, _fds) = ch.into_parts();
+        Ok(sock)
+    }
+
+    /// Open `~user/.forward` with the user's rights, refusing files others
+    /// could have written (forward(5)).
+    fn open_forward(&self, user: &UserInfo) -> Result<Option<File>> {
+        let home = Path::new(&user.home);
+        let path = home.join(".forward");
+        let opened = if self.privileged {
+            as_user(user, || open_nofollow(&path))?
+        } else {
+            open_nofollow(&path)
+        };
+        let file = match opened {
+            Ok(f) => f,
+            Err(nix::errno::Errno::ENOENT) => return Ok(None),
+            Err(e) => bail!("cannot open {}: {e}", path.display()),
+        };
+        let md = file.metadata()?;
+        if !md.is_file() {
+            bail!("{} is not a regular file", path.display());
+        }
+        if md.uid() != user.uid && md.uid() != 0 {
+            bail!("{} does not belong to {}", path.display(), user.username);
+        }
+        if md.mode() & 0o022 != 0 {
+            bail!("{} is group or world writable", path.display());
+        }
+        let hmd = std::fs::metadata(home)?;
+        if hmd.mode() & 0o022 != 0 {
+            bail!(
+                "home directory {} is group or world writable",
+                home.display()
+            );
+        }
+        Ok(Some(file))
+    }
+}
+
+fn open_nofollow(path: &Path) -> nix::Result<File> {
+    open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(File::from)
+}
+
+/// Run `f` with the effective ids of `user`, then become root again. The
+/// parent's runtime is single-threaded and `f` does not await, so nothing
+/// else runs with the borrowed identity.
+fn as_user<T>(user: &UserInfo, f: impl FnOnce() -> T) -> Result<T> {
+    setegid(Gid::from_raw(user.gid)).context("setegid")?;
+    if let Err(e) = seteuid(Uid::from_raw(user.uid)) {
+        let _ = setegid(Gid::from_raw(0));
+        bail!("seteuid: {e}");
+    }
+    let out = f();
+    seteuid(Uid::from_raw(0)).context("seteuid back to root")?;
+    setegid(Gid::from_raw(0)).context("setegid back to root")?;
+    Ok(out)
+}

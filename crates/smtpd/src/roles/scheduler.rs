@@ -1,0 +1,13 @@
+//! Skeleton: replaced by the role's real loop.
+
+use anyhow::Result;
+
+use crate::child::{ChildSetup, Flow};
+use crate::msg::ToScheduler;
+
+pub fn main(setup: ChildSetup) -> Result<()> {
+    setup.drop_privileges()?;
+    setup.run::<ToScheduler, _, _>(|mut ctx| async move {
+        super::serve(&mut ctx, |_, _msg: ToScheduler, _| Ok(Flow::Continue)).await
+    })
+}

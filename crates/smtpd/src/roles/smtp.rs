@@ -1,0 +1,13 @@
+//! Skeleton: replaced by the role's real loop.
+
+use anyhow::Result;
+
+use crate::child::{ChildSetup, Flow};
+use crate::msg::ToSmtp;
+
+pub fn main(setup: ChildSetup) -> Result<()> {
+    setup.drop_privileges()?;
+    setup.run::<ToSmtp, _, _>(|mut ctx| async move {
+        super::serve(&mut ctx, |_, _msg: ToSmtp, _| Ok(Flow::Continue)).await
+    })
+}
