@@ -101,3 +101,14 @@ pub(crate) fn check_commit(msgid: MsgId, envelopes: &[Envelope]) -> Result<(), Q
     }
     Ok(())
 }
+
+/// Refuse an envelope the fs backend could not store, so that the ram
+/// backend accepts exactly what the fs backend accepts.
+pub(crate) fn check_encodable(env: &Envelope) -> Result<(), QueueError> {
+    crate::envelope_file::encode(env)
+        .map(drop)
+        .map_err(|source| QueueError::Encode {
+            evpid: env.id,
+            source,
+        })
+}

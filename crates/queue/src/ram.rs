@@ -7,7 +7,7 @@
 //! memfd (through `/proc/self/fd`), with its own offset: a reader never
 //! sees the writer's position.
 
-use crate::backend::{check_commit, QueueBackend, Walk};
+use crate::backend::{check_commit, check_encodable, QueueBackend, Walk};
 use crate::QueueError;
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use smtpd_types::{Envelope, EvpId, MsgId};
@@ -96,6 +96,7 @@ impl QueueBackend for RamQueue {
                     .remove(&msgid)
                     .ok_or(QueueError::NotIncoming(msgid))?;
                 check_commit(msgid, &envelopes)?;
+                envelopes.iter().try_for_each(check_encodable)?;
                 let content = inc.content.ok_or(QueueError::NoContent(msgid))?;
                 let envelopes = envelopes.into_iter().map(|e| (e.id, e)).collect();
                 self.queued.insert(msgid, Queued { content, envelopes });
@@ -128,6 +129,7 @@ impl QueueBackend for RamQueue {
     }
 
     fn envelope_update(&mut self, env: &Envelope) -> Result<(), QueueError> {
+        check_encodable(env)?;
         let slot = self
             .queued
             .get_mut(&env.msgid())
@@ -162,6 +164,7 @@ impl QueueBackend for RamQueue {
         if msg.envelopes.contains_key(&env.id) {
             return Err(QueueError::EnvelopeExists(env.id));
         }
+        check_encodable(env)?;
         msg.envelopes.insert(env.id, env.clone());
         Ok(())
     }

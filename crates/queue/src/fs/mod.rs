@@ -127,6 +127,31 @@ impl FsQueue {
     }
 }
 
+impl FsQueue {
+    /// Open a new incoming message, drawing candidate ids from `next_id`
+    /// until one is free both in the queue and in `incoming/`.
+    fn create_with(&mut self, mut next_id: impl FnMut() -> MsgId) -> Result<MsgId, QueueError> {
+        for _ in 0..1000 {
+            let msgid = next_id();
+            if self.incoming.contains(&msgid) || self.layout.queued_msg(msgid).exists() {
+                continue;
+            }
+            let dir = self.layout.incoming_msg(msgid);
+            // mkdir is exclusive: a leftover directory of the same id (from
+            // a previous run, before the purge) makes us pick another.
+            match layout::make_dir_exclusive(&dir) {
+                Ok(()) => {
+                    self.incoming.insert(msgid);
+                    return Ok(msgid);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(QueueError::io("mkdir", dir)(e)),
+            }
+        }
+        Err(QueueError::IdsExhausted)
+    }
+}
+
 /// Open a file for writing with the queue's file mode.
 pub(crate) fn open_write(path: &Path, create_new: bool) -> std::io::Result<File> {
     let mut o = OpenOptions::new();
@@ -148,24 +173,7 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), QueueError> {
 
 impl QueueBackend for FsQueue {
     fn create_message(&mut self) -> Result<MsgId, QueueError> {
-        for _ in 0..1000 {
-            let msgid = MsgId::random();
-            if self.incoming.contains(&msgid) || self.layout.queued_msg(msgid).exists() {
-                continue;
-            }
-            let dir = self.layout.incoming_msg(msgid);
-            // mkdir is exclusive: a leftover directory of the same id (from
-            // a previous run, before the purge) makes us pick another.
-            match layout::make_dir_exclusive(&dir) {
-                Ok(()) => {
-                    self.incoming.insert(msgid);
-                    return Ok(msgid);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(QueueError::io("mkdir", dir)(e)),
-            }
-        }
-        Err(QueueError::IdsExhausted)
+        self.create_with(MsgId::random)
     }
 
     fn message_fd_w(&mut self, msgid: MsgId) -> Result<File, QueueError> {
@@ -240,5 +248,44 @@ impl QueueBackend for FsQueue {
 
     fn has_room(&self) -> Result<bool, QueueError> {
         space::has_room(&self.layout.root, self.options.reserve_percent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_collisions_with_incoming_and_queued_messages_are_stepped_around() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut q = FsQueue::open(&tmp.path().join("spool"), FsOptions::default()).unwrap();
+        let leftover = MsgId(0x0100_0001);
+        let queued = MsgId(0x0200_0002);
+        std::fs::create_dir(q.layout.incoming_msg(leftover)).unwrap();
+        std::fs::create_dir_all(q.layout.queued_msg(queued)).unwrap();
+        let open = q.create_with(|| MsgId(0x0300_0003)).unwrap();
+
+        let mut candidates = [leftover, queued, open, MsgId(0x0400_0004)].into_iter();
+        let got = q
+            .create_with(|| candidates.next().unwrap_or(MsgId(1)))
+            .unwrap();
+        assert_eq!(got, MsgId(0x0400_0004));
+
+        assert!(matches!(
+            q.create_with(|| leftover),
+            Err(QueueError::IdsExhausted)
+        ));
+    }
+
+    #[test]
+    fn publishing_never_replaces_an_existing_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        // A plain rename would replace the empty `b`.
+        let err = commit::rename_noreplace(&a, &b).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(a.exists());
     }
 }

@@ -16,12 +16,19 @@ pub(super) struct FsWalk {
     envelopes: VecDeque<(EvpId, PathBuf)>,
 }
 
-/// The entries of `dir` whose names are `width`-digit hex, sorted.
-fn hex_entries(dir: &Path, width: usize) -> Result<Vec<(u64, PathBuf)>, QueueError> {
+/// The entries of `dir` whose names are `width`-digit hex, sorted;
+/// directories when `dirs`, plain files otherwise.
+fn hex_entries(dir: &Path, width: usize, dirs: bool) -> Result<Vec<(u64, PathBuf)>, QueueError> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(QueueError::io("read", dir))? {
         let entry = entry.map_err(QueueError::io("read", dir))?;
-        if let Some(v) = hex_name(&entry.file_name(), width) {
+        let Some(v) = hex_name(&entry.file_name(), width) else {
+            continue;
+        };
+        let kind = entry
+            .file_type()
+            .map_err(QueueError::io("stat", entry.path()))?;
+        if (dirs && kind.is_dir()) || (!dirs && kind.is_file()) {
             out.push((v, entry.path()));
         }
     }
@@ -31,7 +38,7 @@ fn hex_entries(dir: &Path, width: usize) -> Result<Vec<(u64, PathBuf)>, QueueErr
 
 impl FsWalk {
     pub(super) fn new(layout: &Layout) -> Result<Self, QueueError> {
-        let buckets = hex_entries(&layout.queue, 2)?
+        let buckets = hex_entries(&layout.queue, 2, true)?
             .into_iter()
             .map(|(_, p)| p)
             .collect();
@@ -46,7 +53,7 @@ impl FsWalk {
     fn next_bucket(&mut self) -> Option<Result<(), QueueError>> {
         let bucket = self.buckets.pop_front()?;
         let bucket_no = hex_name(bucket.file_name()?, 2)? as u8;
-        Some(hex_entries(&bucket, 8).map(|msgs| {
+        Some(hex_entries(&bucket, 8, true).map(|msgs| {
             self.messages = msgs
                 .into_iter()
                 .map(|(id, p)| (MsgId(id as u32), p))
@@ -62,7 +69,7 @@ impl FsWalk {
     /// are reported, not delivered empty.
     fn next_message(&mut self) -> Option<Result<(), QueueError>> {
         let (msgid, dir) = self.messages.pop_front()?;
-        let listed = hex_entries(&dir, 16).map(|evps| {
+        let listed = hex_entries(&dir, 16, false).map(|evps| {
             evps.into_iter()
                 .map(|(id, p)| (EvpId(id), p))
                 .filter(|(e, _)| e.msgid() == msgid)
