@@ -1,0 +1,204 @@
+//! Group commit: the four phases described in the module docs of
+//! [`crate::fs`], run over a whole batch so syncs are shared.
+
+use super::layout::{self, Layout};
+use super::{open_write, sync_dir, FsQueue, SyncMode};
+use crate::backend::check_commit;
+use crate::envelope_file;
+use crate::QueueError;
+use smtpd_types::{Envelope, MsgId};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+
+/// A message of the batch that is still on its way into the queue.
+struct InFlight {
+    /// Position in the batch (and in the results).
+    index: usize,
+    msgid: MsgId,
+    /// Envelope files and the content, kept open until they are synced.
+    files: Vec<File>,
+}
+
+pub(super) fn commit_batch(
+    q: &mut FsQueue,
+    batch: Vec<(MsgId, Vec<Envelope>)>,
+) -> Vec<Result<(), QueueError>> {
+    let mut results: Vec<Result<(), QueueError>> = Vec::with_capacity(batch.len());
+    let mut live = Vec::with_capacity(batch.len());
+
+    // Phase 1: write every envelope file.
+    for (index, (msgid, envelopes)) in batch.into_iter().enumerate() {
+        results.push(Ok(()));
+        if !q.incoming.remove(&msgid) {
+            results[index] = Err(QueueError::NotIncoming(msgid));
+            continue;
+        }
+        match write_message(&q.layout, msgid, &envelopes) {
+            Ok(files) => live.push(InFlight {
+                index,
+                msgid,
+                files,
+            }),
+            Err(e) => fail_incoming(&q.layout, msgid, e, &mut results[index]),
+        }
+    }
+
+    // Phase 2: make content, envelopes and their names durable.
+    match q.options.sync {
+        SyncMode::Files => live.retain(|m| match sync_message(&q.layout, m) {
+            Ok(()) => true,
+            Err(e) => {
+                fail_incoming(&q.layout, m.msgid, e, &mut results[m.index]);
+                false
+            }
+        }),
+        SyncMode::Filesystem => {
+            if let Err(e) = syncfs(&q.layout) {
+                for m in live.drain(..) {
+                    fail_incoming(&q.layout, m.msgid, e.duplicate(), &mut results[m.index]);
+                }
+            }
+        }
+    }
+
+    // Phase 3: publish each message with one rename.
+    let mut buckets: BTreeMap<u8, Vec<InFlight>> = BTreeMap::new();
+    for m in live {
+        match publish(&q.layout, m.msgid) {
+            Ok(()) => buckets.entry(m.msgid.bucket()).or_default().push(m),
+            Err(e) => fail_incoming(&q.layout, m.msgid, e, &mut results[m.index]),
+        }
+    }
+
+    // Phase 4: make the renames durable, one sync per bucket (or one for
+    // the whole file system).
+    let failure = |bucket: u8| match q.options.sync {
+        SyncMode::Files => sync_dir(&q.layout.bucket(bucket)).err(),
+        SyncMode::Filesystem => None,
+    };
+    let fs_failure = match q.options.sync {
+        SyncMode::Filesystem if !buckets.is_empty() => syncfs(&q.layout).err(),
+        _ => None,
+    };
+    for (bucket, members) in buckets {
+        let err = fs_failure
+            .as_ref()
+            .map(QueueError::duplicate)
+            .or_else(|| failure(bucket));
+        if let Some(e) = err {
+            for m in members {
+                // The rename may or may not reach the disk: take it back so
+                // the message is surely gone rather than maybe queued.
+                let _ = std::fs::remove_dir_all(q.layout.queued_msg(m.msgid));
+                results[m.index] = Err(e.duplicate());
+            }
+        }
+    }
+    results
+}
+
+/// Phase 1 for one message: check, encode, write the envelope files, open
+/// the content for syncing.
+fn write_message(
+    layout: &Layout,
+    msgid: MsgId,
+    envelopes: &[Envelope],
+) -> Result<Vec<File>, QueueError> {
+    check_commit(msgid, envelopes)?;
+    let texts = envelopes
+        .iter()
+        .map(|e| {
+            envelope_file::encode(e).map_err(|source| QueueError::Encode {
+                evpid: e.id,
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let dir = layout.incoming_msg(msgid);
+    let content_path = dir.join(layout::MESSAGE);
+    let content = File::open(&content_path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => QueueError::NoContent(msgid),
+        _ => QueueError::io("open", &content_path)(e),
+    })?;
+    let mut files = Vec::with_capacity(envelopes.len() + 1);
+    for (env, text) in envelopes.iter().zip(texts) {
+        let path = dir.join(env.id.to_string());
+        let mut f = open_write(&path, true).map_err(QueueError::io("create", &path))?;
+        f.write_all(text.as_bytes())
+            .map_err(QueueError::io("write", &path))?;
+        files.push(f);
+    }
+    files.push(content);
+    Ok(files)
+}
+
+/// Phase 2 for one message in [`SyncMode::Files`].
+fn sync_message(layout: &Layout, m: &InFlight) -> Result<(), QueueError> {
+    let dir = layout.incoming_msg(m.msgid);
+    for f in &m.files {
+        f.sync_data().map_err(QueueError::io("fdatasync", &dir))?;
+    }
+    sync_dir(&dir)
+}
+
+/// `syncfs` of the spool's file system.
+fn syncfs(layout: &Layout) -> Result<(), QueueError> {
+    let root = File::open(&layout.root).map_err(QueueError::io("open", &layout.root))?;
+    nix::unistd::syncfs(&root).map_err(|e| QueueError::io("syncfs", &layout.root)(e.into()))
+}
+
+/// Phase 3 for one message: ensure its bucket, then rename it in.
+fn publish(layout: &Layout, msgid: MsgId) -> Result<(), QueueError> {
+    let bucket = layout.bucket(msgid.bucket());
+    if layout::make_dir(&bucket, layout::DIR_MODE)? {
+        // A new bucket's own name must be durable before anything in it is.
+        sync_dir(&layout.queue)?;
+    }
+    let from = layout.incoming_msg(msgid);
+    let to = layout.queued_msg(msgid);
+    rename_noreplace(&from, &to).map_err(QueueError::io("rename", from))
+}
+
+/// Rename that refuses to replace an existing target: a queued message must
+/// never be overwritten, even by an id clash nobody foresaw.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub(super) fn rename_noreplace(
+    from: &std::path::Path,
+    to: &std::path::Path,
+) -> std::io::Result<()> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => Ok(()),
+        // File systems without the flag: fall back to check-then-rename,
+        // which is safe here because only this process writes the queue.
+        Err(nix::errno::Errno::EINVAL) => rename_checked(from, to),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(super) fn rename_noreplace(
+    from: &std::path::Path,
+    to: &std::path::Path,
+) -> std::io::Result<()> {
+    rename_checked(from, to)
+}
+
+fn rename_checked(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    if to.symlink_metadata().is_ok() {
+        return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    }
+    std::fs::rename(from, to)
+}
+
+/// Cancel a message that is still in `incoming/`: remove it and record why.
+fn fail_incoming(
+    layout: &Layout,
+    msgid: MsgId,
+    err: QueueError,
+    slot: &mut Result<(), QueueError>,
+) {
+    let _ = std::fs::remove_dir_all(layout.incoming_msg(msgid));
+    *slot = Err(err);
+}
