@@ -133,7 +133,10 @@ pub fn run_mda(
         };
         (status, timed_out, fed)
     });
-    fed?;
+    if let Err((e, stdin)) = fed {
+        drop(stdin);
+        return Err(e);
+    }
     let status = status.map_err(|e| DeliveryError::io("wait for program", e))?;
     let last_line = line_rx.recv_timeout(OUTPUT_GRACE).ok().flatten();
     outcome(status, timed_out, cmd.timeout, last_line)
@@ -164,43 +167,35 @@ fn outcome(
 
 /// Write the header lines and the message to the program's input, then
 /// close it. The program closing its end early (`EPIPE`) is not an error:
-/// its exit status will tell. Any other failure is returned, with the
-/// input still open (the caller kills the program before closing it).
-fn feed(stdin: Option<ChildStdin>, head: &[u8], message: &mut dyn Read) -> Result<(), FedError> {
+/// its exit status will tell. On any other failure the input is handed
+/// back still open, for the caller to close only after killing the program.
+fn feed(
+    stdin: Option<ChildStdin>,
+    head: &[u8],
+    message: &mut dyn Read,
+) -> Result<(), (DeliveryError, ChildStdin)> {
     let Some(mut stdin) = stdin else {
         return Ok(());
     };
-    let result = copy(&mut stdin, head, message);
-    match result {
-        Ok(()) => Ok(()),
-        Err(Feed::ProgramClosed) => Ok(()),
-        Err(Feed::Failed(e)) => Err(FedError { e, _stdin: stdin }),
+    match copy(&mut stdin, head, message) {
+        Ok(()) | Err(Stop::ProgramClosed) => Ok(()),
+        Err(Stop::Failed(e)) => Err((e, stdin)),
     }
 }
 
-/// A failure to feed the program, holding its input open until dropped.
-struct FedError {
-    e: DeliveryError,
-    _stdin: ChildStdin,
-}
-
-impl From<FedError> for DeliveryError {
-    fn from(f: FedError) -> Self {
-        f.e
-    }
-}
-
-enum Feed {
+/// Why copying to the program stopped early.
+enum Stop {
+    /// The program closed its input.
     ProgramClosed,
     Failed(DeliveryError),
 }
 
-fn copy(stdin: &mut ChildStdin, head: &[u8], message: &mut dyn Read) -> Result<(), Feed> {
+fn copy(stdin: &mut ChildStdin, head: &[u8], message: &mut dyn Read) -> Result<(), Stop> {
     let werr = |e: io::Error| {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            Feed::ProgramClosed
+            Stop::ProgramClosed
         } else {
-            Feed::Failed(DeliveryError::io("write to program", e))
+            Stop::Failed(DeliveryError::io("write to program", e))
         }
     };
     stdin.write_all(head).map_err(werr)?;
@@ -210,7 +205,7 @@ fn copy(stdin: &mut ChildStdin, head: &[u8], message: &mut dyn Read) -> Result<(
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Feed::Failed(DeliveryError::io("read message", e))),
+            Err(e) => return Err(Stop::Failed(DeliveryError::io("read message", e))),
         };
         stdin.write_all(&buf[..n]).map_err(werr)?;
     }
