@@ -8,7 +8,7 @@
 //! and mbox deliveries need no new process per message.
 
 use serde::{Deserialize, Serialize};
-use smtpd_types::DeliveryOutcome;
+use smtpd_types::{DeliveryOutcome, MailAddr};
 
 use super::UserInfo;
 
@@ -30,6 +30,8 @@ pub enum Method {
     Maildir {
         path: String,
         junk: bool,
+        /// The sub-address: an existing `.EXTENSION` folder receives it.
+        extension: Option<String>,
     },
     Mbox {
         path: String,
@@ -38,10 +40,12 @@ pub enum Method {
     File {
         path: String,
     },
-    /// `mda "cmd"` or an alias `|cmd`, run through the user's shell.
+    /// `mda "cmd"` or an alias `|cmd`, run by `/bin/sh -c` in the
+    /// user's home with exactly this environment.
     Command {
         command: String,
         env: Vec<(String, String)>,
+        timeout_secs: u64,
     },
     /// LMTP to `dest` (`host:port` or a socket path), one RCPT per entry.
     Lmtp {
@@ -58,7 +62,7 @@ pub struct Job {
     pub method: Method,
     /// The envelope sender (`None` = `<>`), for mbox `From ` lines and
     /// the LMTP MAIL FROM.
-    pub sender: Option<String>,
+    pub sender: Option<MailAddr>,
     /// Header lines to put before the message (`Return-Path:`,
     /// `Delivered-To:`), each without its line end.
     pub prepend: Vec<String>,

@@ -1,0 +1,363 @@
+//! The store thread of the queue process: owns the backend and does the
+//! spool work, answering the requesters directly through their channels.
+
+use anyhow::Result;
+use smtpd_queue::{QueueBackend, QueueError};
+use smtpd_types::{DeliveryOutcome, EnhancedStatus, Envelope, EnvelopeKind, EvpId, SchedInfo};
+use std::os::fd::OwnedFd;
+use std::sync::mpsc::Receiver;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::{error, info, warn};
+
+use crate::msg::to_scheduler::SchedOutcome;
+use crate::msg::to_smtp::QueueFailure;
+use crate::msg::{ReqId, ToMda, ToMta, ToQueue, ToScheduler, ToSmtp};
+use crate::peers::Peers;
+
+/// Envelopes per `Loaded` message at start.
+const LOAD_CHUNK: usize = 1024;
+
+/// One request for the store, with the descriptors it came with.
+pub struct Op {
+    pub msg: ToQueue,
+    pub _fds: Vec<OwnedFd>,
+}
+
+pub struct Store {
+    backend: Box<dyn QueueBackend + Send>,
+    peers: Peers,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Store {
+    pub fn new(backend: Box<dyn QueueBackend + Send>, peers: Peers) -> Self {
+        Store { backend, peers }
+    }
+
+    /// Reload the queue, then serve requests until the channel closes.
+    pub fn run(mut self, rx: Receiver<Op>) -> Result<()> {
+        self.reload()?;
+        while let Ok(first) = rx.recv() {
+            // Take everything that is already waiting: the commits among it
+            // share their syncs.
+            let mut ops = vec![first];
+            while let Ok(op) = rx.try_recv() {
+                ops.push(op);
+            }
+            let mut commits: Vec<(ReqId, smtpd_types::MsgId, Vec<Envelope>)> = Vec::new();
+            for op in ops {
+                match op.msg {
+                    ToQueue::Commit {
+                        req,
+                        msgid,
+                        envelopes,
+                    } => commits.push((req, msgid, envelopes)),
+                    other => self.handle(other),
+                }
+            }
+            if !commits.is_empty() {
+                self.commit(commits);
+            }
+        }
+        Ok(())
+    }
+
+    fn reload(&mut self) -> Result<()> {
+        let purged = self.backend.purge_incoming()?;
+        if purged > 0 {
+            info!("queue: purged {purged} incomplete incoming message(s)");
+        }
+        // Collect first (the walk borrows the backend), then announce.
+        let mut infos: Vec<SchedInfo> = Vec::new();
+        let mut bad = 0usize;
+        for item in self.backend.walk()? {
+            match item {
+                Ok(env) => infos.push(env.sched_info()),
+                Err(e) => {
+                    bad += 1;
+                    error!("queue: {e}: left in the spool for inspection");
+                }
+            }
+        }
+        let total = infos.len();
+        for chunk in infos.chunks(LOAD_CHUNK) {
+            self.send_scheduler(ToScheduler::Loaded {
+                envelopes: chunk.to_vec(),
+            });
+        }
+        if total > 0 || bad > 0 {
+            info!("queue: loaded {total} envelope(s) from the spool ({bad} unreadable)");
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: ToQueue) {
+        match msg {
+            ToQueue::CreateMessage { req } => self.create(req),
+            ToQueue::Commit { .. } => {}
+            ToQueue::Rollback { msgid } => {
+                if let Err(e) = self.backend.rollback(msgid) {
+                    warn!("queue: rollback of {msgid}: {e}");
+                }
+            }
+            ToQueue::Deliver { evpids } => {
+                for evpid in evpids {
+                    self.dispatch(evpid);
+                }
+            }
+            ToQueue::Expire { evpids } => {
+                for evpid in evpids {
+                    self.expire(evpid);
+                }
+            }
+            ToQueue::Remove { evpids } => {
+                for evpid in evpids {
+                    self.remove(evpid);
+                }
+            }
+            ToQueue::Outcome { evpid, outcome } => self.outcome(evpid, outcome),
+            ToQueue::Shutdown => {}
+        }
+    }
+
+    fn create(&mut self, req: ReqId) {
+        let result = match self.backend.has_room() {
+            Ok(false) => Err(QueueFailure::NoRoom),
+            Err(e) => {
+                warn!("queue: free space check failed: {e}");
+                Ok(())
+            }
+            Ok(true) => Ok(()),
+        };
+        let created = result.and_then(|()| {
+            let msgid = self
+                .backend
+                .create_message()
+                .map_err(|e| failure("creating a message", e))?;
+            match self.backend.message_fd_w(msgid) {
+                Ok(f) => Ok((msgid, f)),
+                Err(e) => {
+                    let _ = self.backend.rollback(msgid);
+                    Err(failure("opening the message file", e))
+                }
+            }
+        });
+        let sent = match created {
+            Ok((msgid, file)) => self.peers.smtp().send_with_fds(
+                ToSmtp::MessageCreated {
+                    req,
+                    result: Ok(msgid),
+                },
+                vec![file.into()],
+            ),
+            Err(f) => self.peers.smtp().send(ToSmtp::MessageCreated {
+                req,
+                result: Err(f),
+            }),
+        };
+        if let Err(e) = sent {
+            warn!("queue: answering smtp: {e}");
+        }
+    }
+
+    fn commit(&mut self, commits: Vec<(ReqId, smtpd_types::MsgId, Vec<Envelope>)>) {
+        let mut reqs = Vec::with_capacity(commits.len());
+        let mut infos = Vec::with_capacity(commits.len());
+        let mut batch = Vec::with_capacity(commits.len());
+        for (req, msgid, envs) in commits {
+            reqs.push(req);
+            infos.push(envs.iter().map(|e| e.sched_info()).collect::<Vec<_>>());
+            batch.push((msgid, envs));
+        }
+        let msgids: Vec<_> = batch.iter().map(|(m, _)| *m).collect();
+        let results = self.backend.commit_batch(batch);
+        for (((req, msgid), info), result) in reqs.into_iter().zip(msgids).zip(infos).zip(results) {
+            let result = match result {
+                Ok(()) => {
+                    // Durable: now the scheduler may know of it.
+                    self.send_scheduler(ToScheduler::Committed { envelopes: info });
+                    Ok(())
+                }
+                Err(e) => Err(failure(&format!("committing {msgid}"), e)),
+            };
+            if let Err(e) = self.peers.smtp().send(ToSmtp::Committed { req, result }) {
+                warn!("queue: answering smtp: {e}");
+            }
+        }
+    }
+
+    /// Load an envelope and hand it, with its message, to its agent.
+    fn dispatch(&mut self, evpid: EvpId) {
+        let env = match self.backend.envelope_load(evpid) {
+            Ok(e) => e,
+            Err(e) => return self.unreadable(evpid, e),
+        };
+        let file = match self.backend.message_fd_r(env.msgid()) {
+            Ok(f) => f,
+            Err(e) => return self.unreadable(evpid, e),
+        };
+        let sent = match env.kind {
+            EnvelopeKind::Mda => self.peers.mda().send_with_fds(
+                ToMda::Deliver {
+                    envelope: Box::new(env),
+                },
+                vec![file.into()],
+            ),
+            EnvelopeKind::Mta => self.peers.mta().send_with_fds(
+                ToMta::Relay {
+                    envelope: Box::new(env),
+                },
+                vec![file.into()],
+            ),
+            EnvelopeKind::Bounce => {
+                // Reports are generated by the bounce workflow, which comes
+                // with its own issue; until then a report envelope waits in
+                // the queue, visible to smtpctl, and is retried later.
+                self.outcome(
+                    evpid,
+                    DeliveryOutcome::tempfail(
+                        EnhancedStatus::new(4, 3, 0),
+                        "bounce reports are not generated yet",
+                    ),
+                );
+                return;
+            }
+        };
+        if let Err(e) = sent {
+            warn!("queue: dispatching {evpid}: {e}");
+            self.send_scheduler(ToScheduler::Outcome {
+                evpid,
+                outcome: SchedOutcome::TempFail,
+                info: None,
+            });
+        }
+    }
+
+    fn unreadable(&mut self, evpid: EvpId, e: QueueError) {
+        match e {
+            QueueError::EnvelopeNotFound(_) | QueueError::MessageNotFound(_) => {
+                warn!("queue: {evpid} is gone from the spool: {e}");
+                self.send_scheduler(ToScheduler::Outcome {
+                    evpid,
+                    outcome: SchedOutcome::Removed,
+                    info: None,
+                });
+            }
+            _ => {
+                error!("queue: {evpid} cannot be read: {e}: held");
+                self.send_scheduler(ToScheduler::Outcome {
+                    evpid,
+                    outcome: SchedOutcome::PermFail,
+                    info: None,
+                });
+            }
+        }
+    }
+
+    fn outcome(&mut self, evpid: EvpId, outcome: DeliveryOutcome) {
+        match outcome {
+            DeliveryOutcome::Ok => {
+                if let Err(e) = self.backend.envelope_delete(evpid) {
+                    warn!("queue: removing delivered {evpid}: {e}");
+                }
+                self.send_scheduler(ToScheduler::Outcome {
+                    evpid,
+                    outcome: SchedOutcome::Delivered,
+                    info: None,
+                });
+            }
+            DeliveryOutcome::TempFail { status, reason } => {
+                let info = self.record_failure(evpid, status, &reason);
+                self.send_scheduler(ToScheduler::Outcome {
+                    evpid,
+                    outcome: SchedOutcome::TempFail,
+                    info,
+                });
+            }
+            DeliveryOutcome::PermFail { status, reason } => {
+                self.record_failure(evpid, status, &reason);
+                warn!("queue: {evpid} failed permanently: {status} {reason}: kept in the queue as failed");
+                self.send_scheduler(ToScheduler::Outcome {
+                    evpid,
+                    outcome: SchedOutcome::PermFail,
+                    info: None,
+                });
+            }
+            DeliveryOutcome::Loop { reason } => {
+                self.record_failure(evpid, EnhancedStatus::new(5, 4, 6), &reason);
+                warn!("queue: {evpid} is looping: {reason}: kept in the queue as failed");
+                self.send_scheduler(ToScheduler::Outcome {
+                    evpid,
+                    outcome: SchedOutcome::PermFail,
+                    info: None,
+                });
+            }
+        }
+    }
+
+    /// Note an attempt's failure on the envelope (retry count, last try,
+    /// error line); returns its new scheduling facts.
+    fn record_failure(
+        &mut self,
+        evpid: EvpId,
+        status: EnhancedStatus,
+        reason: &str,
+    ) -> Option<SchedInfo> {
+        let mut env = match self.backend.envelope_load(evpid) {
+            Ok(e) => e,
+            Err(e) => {
+                warn!("queue: updating {evpid}: {e}");
+                return None;
+            }
+        };
+        env.retry = env.retry.saturating_add(1);
+        env.last_try = now();
+        env.errorline = Some(format!("{status} {reason}"));
+        env.esc = Some(status);
+        if let Err(e) = self.backend.envelope_update(&env) {
+            warn!("queue: updating {evpid}: {e}");
+        }
+        Some(env.sched_info())
+    }
+
+    fn expire(&mut self, evpid: EvpId) {
+        let info = self.record_failure(evpid, EnhancedStatus::new(5, 4, 7), "Envelope expired");
+        if info.is_some() {
+            warn!("queue: {evpid} expired: kept in the queue as failed");
+        }
+        self.send_scheduler(ToScheduler::Outcome {
+            evpid,
+            outcome: SchedOutcome::PermFail,
+            info: None,
+        });
+    }
+
+    fn remove(&mut self, evpid: EvpId) {
+        match self.backend.envelope_delete(evpid) {
+            Ok(_) => info!("queue: {evpid} removed"),
+            Err(e) => warn!("queue: removing {evpid}: {e}"),
+        }
+        self.send_scheduler(ToScheduler::Outcome {
+            evpid,
+            outcome: SchedOutcome::Removed,
+            info: None,
+        });
+    }
+
+    fn send_scheduler(&self, msg: ToScheduler) {
+        if let Err(e) = self.peers.scheduler().send(msg) {
+            warn!("queue: telling the scheduler: {e}");
+        }
+    }
+}
+
+fn failure(what: &str, e: QueueError) -> QueueFailure {
+    error!("queue: {what}: {e}");
+    QueueFailure::Failed(format!("{what}: {e}"))
+}
