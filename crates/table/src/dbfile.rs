@@ -58,13 +58,15 @@ impl FileStamp {
 }
 
 /// Write a database atomically: a temporary file in the same directory,
-/// fsync, rename over `out`, fsync the directory. `mode` is given to the
-/// file (makemap carries the source file's permissions over).
+/// fsync, rename over `out`, fsync the directory. With `like`, the file
+/// gets that file's mode, owner and group, as makemap carries the source
+/// file's over (an aliases file readable by the daemon's group gives a
+/// database readable by it too).
 pub(crate) fn write_db(
     out: &Path,
     kind: TableKind,
     records: &[Record],
-    mode: Option<u32>,
+    like: Option<&Metadata>,
 ) -> io::Result<()> {
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -87,9 +89,18 @@ pub(crate) fn write_db(
         cdb.add(key.as_bytes(), value.as_deref().unwrap_or("").as_bytes())?;
     }
     cdb.finish()?;
-    if let Some(mode) = mode {
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+    if let Some(like) = like {
+        let file = tmp.as_file();
+        let mine = file.metadata()?;
+        if (mine.uid(), mine.gid()) != (like.uid(), like.gid()) {
+            std::os::unix::fs::fchown(file, Some(like.uid()), Some(like.gid())).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot give the database the source's owner and group: {e}"),
+                )
+            })?;
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(like.mode() & 0o7777))?;
     }
     tmp.as_file().sync_all()?;
     tmp.persist(out).map_err(|e| e.error)?;
@@ -235,7 +246,11 @@ mod tests {
             ("b".to_string(), Some("2".to_string())),
             ("a".to_string(), Some("1".to_string())),
         ];
-        write_db(&path, TableKind::Mapping, &records, Some(0o640)).unwrap();
+        let like = dir.path().join("like");
+        std::fs::write(&like, "").unwrap();
+        std::fs::set_permissions(&like, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let like = std::fs::metadata(&like).unwrap();
+        write_db(&path, TableKind::Mapping, &records, Some(&like)).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
         let db = DbFile::open(&path).unwrap();

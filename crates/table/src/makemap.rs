@@ -16,7 +16,6 @@ use crate::table::TableKind;
 use crate::tablefile::{parse_table_bytes, LineErrorKind, ParseMode, Record};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// What kind of map to build (`-t`).
@@ -96,7 +95,7 @@ pub fn build(
         name: name.clone(),
         source,
     };
-    let (bytes, mode, output) = if source == Path::new("-") {
+    let (bytes, like, output) = if source == Path::new("-") {
         let output = output.ok_or(MakemapError::StdinNeedsOutput)?;
         let mut bytes = Vec::new();
         io::stdin().read_to_end(&mut bytes).map_err(io_err)?;
@@ -105,10 +104,10 @@ pub fn build(
         let meta = std::fs::metadata(source).map_err(io_err)?;
         let bytes = std::fs::read(source).map_err(io_err)?;
         let output = output.map_or_else(|| default_output(source), Path::to_path_buf);
-        (bytes, Some(meta.permissions().mode()), output)
+        (bytes, Some(meta), output)
     };
     let (kind, records) = parse_source(&name, &bytes, map_type)?;
-    write_db(&output, kind, &records, mode).map_err(|source| MakemapError::Io {
+    write_db(&output, kind, &records, like.as_ref()).map_err(|source| MakemapError::Io {
         name: output.display().to_string(),
         source,
     })?;

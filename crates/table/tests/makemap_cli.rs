@@ -73,6 +73,26 @@ fn aliases_db_with_default_name() {
 }
 
 #[test]
+fn owner_and_group_are_carried_over() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("aliases");
+    std::fs::write(&src, "root: admin\n").unwrap();
+    // As root, give the source another owner (nobody/nogroup, 65534);
+    // otherwise it is ours, which the database must then be too.
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::chown(&src, Some(65534), Some(65534)).unwrap();
+    }
+    let out = makemap(&["-t", "aliases", path_str(&src)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (s, d) = (
+        std::fs::metadata(&src).unwrap(),
+        std::fs::metadata(dir.path().join("aliases.db")).unwrap(),
+    );
+    assert_eq!((d.uid(), d.gid()), (s.uid(), s.gid()));
+}
+
+#[test]
 fn set_with_output_and_dump() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("domains");

@@ -187,7 +187,13 @@ impl Table for DbTable {
     fn lookup(&self, service: Service, key: &str) -> Result<Option<Value>, TableError> {
         let key = self.prepare(service, key)?;
         let state = self.fresh_state()?;
-        if needs_index(service) || state.file.kind == TableKind::List {
+        if state.file.kind == TableKind::List {
+            return Err(TableError::NotAMapping {
+                table: self.name.clone(),
+                service,
+            });
+        }
+        if needs_index(service) {
             return ops::lookup(&self.name, self.entries(&state)?, service, &key);
         }
         let Some(raw) = self.get(&state, &key)? else {
