@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::fixtures::*;
 use common::{open_db, open_file, open_inline, Contents, Factory};
 use smtpd_table::alias::{lookup_alias, lookup_virtual};
 use smtpd_table::{
@@ -11,81 +12,6 @@ use smtpd_table::{
 };
 use smtpd_types::MailAddr;
 use std::net::IpAddr;
-
-const DOMAINS: Contents = Contents::List(&["example.org", "*.example.net", "Mixed.Case.ORG"]);
-const DOMAIN_MAP: Contents =
-    Contents::Map(&[("example.org", "primary"), ("*.example.com", "wild")]);
-const NETADDRS: Contents = Contents::List(&[
-    "192.168.1.0/24",
-    "10.1.2.3",
-    "[::1]",
-    "2001:db8::/32",
-    "ipv6:fe80::1",
-    "local",
-    "172.16/12",
-]);
-const NETADDR_MAP: Contents = Contents::Map(&[("office", "192.168.1.0/24")]);
-const MAILADDRS: Contents = Contents::List(&[
-    "joe",
-    "@example.org",
-    "jane@example.com",
-    "ann@*.example.net",
-    "tagged+x@example.com",
-]);
-const CATCH_ALL: Contents = Contents::List(&["@"]);
-const ALIASES: Contents = Contents::Aliases(&[
-    ("root", "admin, /var/log/root.mail"),
-    ("joe", "joe@example.com"),
-    ("joe+lists", "/home/joe/lists"),
-    ("prog", "\"|/usr/bin/vacation joe\""),
-    ("err", "error:550 5.1.1 no such user"),
-    ("inc", ":include:/etc/mail/staff"),
-    ("Upper", "lower"),
-]);
-const BAD_ALIAS: Contents = Contents::Map(&[("bad", "error:600 nope"), ("good", "joe")]);
-const VIRTUAL: Contents = Contents::Aliases(&[
-    ("joe@example.org", "joe-local"),
-    ("joe+tag@example.org", "joe-tagged"),
-    ("ann", "ann-any"),
-    ("bob+x", "bob-x"),
-    ("@example.org", "catchall-org"),
-    ("@", "catchall-global"),
-]);
-const VIRTUAL_NO_GLOBAL: Contents = Contents::Aliases(&[("@example.org", "catchall-org")]);
-const CREDENTIALS: Contents = Contents::Map(&[
-    (
-        "joe",
-        "$2b$10$hIJ4QfMcp.90nJwKqGbKM.MybArjHOTpEtoTV.DgLYAiThuoYmTSe",
-    ),
-    ("relay1", "user:secret:with:colons"),
-    ("short", "ab"),
-]);
-const USERINFO: Contents = Contents::Map(&[
-    ("joe", "1000:100:/home/virtual/joe"),
-    ("bad", "x:100:/home/bad"),
-]);
-const SOURCES: Contents = Contents::List(&["192.0.2.1", "192.0.2.2", "[2001:db8::1]"]);
-const EMPTY: Contents = Contents::List(&[]);
-const ADDRNAMES: Contents = Contents::Map(&[
-    ("127.0.0.1", "localhost"),
-    ("[::1]", "ip6-localhost"),
-    ("192.0.2.10", "mx.example.org"),
-]);
-const RELAY_MAP: Contents = Contents::Map(&[
-    ("example.org", "smtp+tls://label@mx.example.org:587"),
-    ("example.net", "lmtp://[192.0.2.1]:24"),
-]);
-const RELAY_LIST: Contents = Contents::List(&["smtp://a.example.org", "smtp://b.example.org"]);
-const STRINGS: Contents = Contents::List(&["tag1", "Important"]);
-const REGEXES: Contents = Contents::List(&[
-    "^admin@",
-    "(?i)^[a-z]+\\.spam\\.",
-    "[0-9]{3}$",
-    "\\.(exe|zip)$",
-]);
-const BAD_REGEX: Contents = Contents::List(&["^ok$", "(unclosed"]);
-const MAILADDRMAP: Contents =
-    Contents::Map(&[("joe", "joe@example.org, joe.doe@example.org, @example.net")]);
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()

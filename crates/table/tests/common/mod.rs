@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses part of this module
 
+pub mod fixtures;
+
 use smtpd_table::makemap::{self, MapType};
 use smtpd_table::tablefile::{parse_table_text, ParseMode};
 use smtpd_table::{open, Table, TableKind, TableSpec};
