@@ -104,11 +104,14 @@ impl Scheduler {
     /// may gain envelopes after its first commit: reports).
     pub fn insert(&mut self, info: SchedInfo) -> Result<(), SchedError> {
         let msgid = info.evpid.msgid();
-        let staged = self.staged.entry(msgid).or_default();
-        if self.entries.contains_key(&info.evpid) || staged.iter().any(|s| s.evpid == info.evpid) {
+        let twice = self
+            .staged
+            .get(&msgid)
+            .is_some_and(|v| v.iter().any(|s| s.evpid == info.evpid));
+        if twice || self.entries.contains_key(&info.evpid) {
             return Err(SchedError::Duplicate(info.evpid));
         }
-        staged.push(info);
+        self.staged.entry(msgid).or_default().push(info);
         Ok(())
     }
 
@@ -171,7 +174,9 @@ impl Scheduler {
     /// busy kind does not starve the others. Call again until it comes back
     /// empty, then sleep until [`next_wakeup`](Self::next_wakeup).
     pub fn batch(&mut self, now: u64) -> Batch {
-        let max = self.config.limits.max_schedule;
+        // A limit of 0 would leave due work that is never handed out while
+        // `next_wakeup` says "now": the caller would spin.
+        let max = self.config.limits.max_schedule.max(1);
         let mut batch = Batch::default();
         loop {
             let before = batch.len();

@@ -71,8 +71,10 @@ pub enum Verdict {
     /// Temporary failure past its time to live: forgotten; report "Envelope
     /// expired" and delete it.
     Expired,
-    /// Removed by the administrator while it was in flight, and not
-    /// delivered: forgotten; delete it without a report.
+    /// Removed by the administrator while it was in flight, and its attempt
+    /// failed temporarily: forgotten; delete it without a report. (Delivered
+    /// meanwhile, it is `Done`; failed for good, it is `Bounce`, as in
+    /// OpenSMTPD.)
     Removed,
 }
 
