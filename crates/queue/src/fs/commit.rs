@@ -56,13 +56,14 @@ pub(super) fn commit_batch(
                 false
             }
         }),
-        SyncMode::Filesystem => {
+        SyncMode::Filesystem if !live.is_empty() => {
             if let Err(e) = syncfs(&q.layout) {
                 for m in live.drain(..) {
                     fail_incoming(&q.layout, m.msgid, e.duplicate(), &mut results[m.index]);
                 }
             }
         }
+        SyncMode::Filesystem => {}
     }
 
     // Phase 3: publish each message with one rename.
@@ -76,19 +77,15 @@ pub(super) fn commit_batch(
 
     // Phase 4: make the renames durable, one sync per bucket (or one for
     // the whole file system).
-    let failure = |bucket: u8| match q.options.sync {
-        SyncMode::Files => sync_dir(&q.layout.bucket(bucket)).err(),
-        SyncMode::Filesystem => None,
-    };
-    let fs_failure = match q.options.sync {
+    let shared = match q.options.sync {
         SyncMode::Filesystem if !buckets.is_empty() => syncfs(&q.layout).err(),
         _ => None,
     };
     for (bucket, members) in buckets {
-        let err = fs_failure
-            .as_ref()
-            .map(QueueError::duplicate)
-            .or_else(|| failure(bucket));
+        let err = match q.options.sync {
+            SyncMode::Files => sync_dir(&q.layout.bucket(bucket)).err(),
+            SyncMode::Filesystem => shared.as_ref().map(QueueError::duplicate),
+        };
         if let Some(e) = err {
             for m in members {
                 // The rename may or may not reach the disk: take it back so
