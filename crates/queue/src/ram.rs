@@ -3,9 +3,11 @@
 //!
 //! Message content lives in a memfd, an anonymous in-memory file, so it can
 //! still be handed out as a real `File` and passed to another process like
-//! the fs backend's files. Each `File` handed out is a fresh open of the
-//! memfd (through `/proc/self/fd`), with its own offset: a reader never
-//! sees the writer's position.
+//! the fs backend's files. The writer gets a duplicate descriptor rewound to
+//! the start (there is one writer per message). Readers may be many at
+//! once, so each gets its own open file description, with its own offset:
+//! a fresh open of the memfd through `/proc/self/fd`, or, where `/proc` is
+//! not mounted (a chroot), a private copy of the content.
 
 use crate::backend::{check_commit, check_encodable, QueueBackend, Walk};
 use crate::QueueError;
@@ -13,7 +15,9 @@ use nix::sys::memfd::{memfd_create, MFdFlags};
 use smtpd_types::{Envelope, EvpId, MsgId};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 
 /// A message being received: its content appears on first `message_fd_w`.
 #[derive(Default)]
@@ -45,15 +49,41 @@ impl RamQueue {
     }
 }
 
-/// A new open file description on the memfd behind `f`, read-write or
-/// read-only, starting at offset 0.
-fn reopen(f: &File, write: bool) -> Result<File, QueueError> {
+fn new_memfd(msgid: MsgId) -> Result<File, QueueError> {
+    memfd_create(format!("smtpd-msg-{msgid}").as_str(), MFdFlags::MFD_CLOEXEC)
+        .map(File::from)
+        .map_err(|source| QueueError::Sys {
+            op: "memfd_create",
+            source,
+        })
+}
+
+/// A read-only file on the content of `f` with an offset of its own.
+fn reader(msgid: MsgId, f: &File) -> Result<File, QueueError> {
     let path = format!("/proc/self/fd/{}", f.as_raw_fd());
-    OpenOptions::new()
-        .read(true)
-        .write(write)
-        .open(&path)
-        .map_err(QueueError::io("reopen memfd", path))
+    match OpenOptions::new().read(true).open(&path) {
+        Ok(r) => Ok(r),
+        Err(_) => copy_content(msgid, f),
+    }
+}
+
+/// A private in-memory copy of `f`, rewound. Positional reads leave the
+/// offset of `f` (shared with the writer's descriptor) alone.
+fn copy_content(msgid: MsgId, f: &File) -> Result<File, QueueError> {
+    let io = |op| QueueError::io(op, format!("memfd of {msgid}"));
+    let mut copy = new_memfd(msgid)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut at = 0u64;
+    loop {
+        let n = f.read_at(&mut buf, at).map_err(io("read"))?;
+        if n == 0 {
+            break;
+        }
+        copy.write_all(&buf[..n]).map_err(io("write"))?;
+        at += n as u64;
+    }
+    copy.seek(SeekFrom::Start(0)).map_err(io("seek"))?;
+    Ok(copy)
 }
 
 impl QueueBackend for RamQueue {
@@ -74,17 +104,15 @@ impl QueueBackend for RamQueue {
             .get_mut(&msgid)
             .ok_or(QueueError::NotIncoming(msgid))?;
         if inc.content.is_none() {
-            let fd = memfd_create(format!("smtpd-msg-{msgid}").as_str(), MFdFlags::MFD_CLOEXEC)
-                .map_err(|source| QueueError::Sys {
-                    op: "memfd_create",
-                    source,
-                })?;
-            inc.content = Some(File::from(fd));
+            inc.content = Some(new_memfd(msgid)?);
         }
-        match &inc.content {
-            Some(f) => reopen(f, true),
-            None => Err(QueueError::NoContent(msgid)),
-        }
+        let Some(content) = &inc.content else {
+            return Err(QueueError::NoContent(msgid));
+        };
+        let io = |op| QueueError::io(op, format!("memfd of {msgid}"));
+        let mut w = content.try_clone().map_err(io("dup"))?;
+        w.seek(SeekFrom::Start(0)).map_err(io("seek"))?;
+        Ok(w)
     }
 
     fn commit_batch(&mut self, batch: Vec<(MsgId, Vec<Envelope>)>) -> Vec<Result<(), QueueError>> {
@@ -117,7 +145,7 @@ impl QueueBackend for RamQueue {
             .queued
             .get(&msgid)
             .ok_or(QueueError::MessageNotFound(msgid))?;
-        reopen(&msg.content, false)
+        reader(msgid, &msg.content)
     }
 
     fn envelope_load(&mut self, evpid: EvpId) -> Result<Envelope, QueueError> {
@@ -188,5 +216,32 @@ impl QueueBackend for RamQueue {
     /// throwaway setups.
     fn has_room(&self) -> Result<bool, QueueError> {
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn private_copies_hold_the_content_and_leave_the_writer_alone() {
+        let mut q = RamQueue::new();
+        let msgid = q.create_message().unwrap();
+        let mut w = q.message_fd_w(msgid).unwrap();
+        w.write_all(b"Subject: x\n\nbody\n").unwrap();
+        let stored = q.incoming[&msgid].content.as_ref().unwrap();
+        let mut copy = copy_content(msgid, stored).unwrap();
+        let mut text = String::new();
+        copy.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "Subject: x\n\nbody\n");
+        // The writer goes on where it was.
+        w.write_all(b"more\n").unwrap();
+        let mut all = String::new();
+        copy_content(msgid, stored)
+            .unwrap()
+            .read_to_string(&mut all)
+            .unwrap();
+        assert_eq!(all, "Subject: x\n\nbody\nmore\n");
     }
 }

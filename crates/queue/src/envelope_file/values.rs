@@ -163,8 +163,24 @@ pub(super) fn dsn_notify_to_text(n: &DsnNotify) -> String {
     bits.to_string()
 }
 
+/// OpenSMTPD writes the bit mask as a number; the RFC 3461 words
+/// (`SUCCESS,DELAY`, `NEVER`) are accepted too, for hand-written files.
 pub(super) fn dsn_notify_from_text(s: &str) -> Result<DsnNotify, DecodeError> {
-    let bits = number("dsn-notify", s, u8::MAX as u64)? as u8;
+    let bits = if s.bytes().all(|b| b.is_ascii_digit()) {
+        number("dsn-notify", s, u8::MAX as u64)? as u8
+    } else {
+        let mut bits = 0;
+        for word in s.split([',', ' ']).filter(|w| !w.is_empty()) {
+            bits |= match word.to_ascii_uppercase().as_str() {
+                "SUCCESS" => DSN_SUCCESS,
+                "FAILURE" => DSN_FAILURE,
+                "DELAY" => DSN_DELAY,
+                "NEVER" => DSN_NEVER,
+                _ => return Err(bad("dsn-notify", s, "unknown notification")),
+            };
+        }
+        bits
+    };
     if bits & !(DSN_SUCCESS | DSN_FAILURE | DSN_DELAY | DSN_NEVER) != 0 {
         return Err(bad("dsn-notify", s, "unknown notification bit"));
     }
@@ -288,6 +304,17 @@ mod tests {
         assert_eq!(esc_from_text("0", Some("7")).unwrap(), None);
         assert!(esc_from_text("3", None).is_err());
         assert!(esc_from_text("5", Some("100")).is_err());
+    }
+
+    #[test]
+    fn dsn_notify_as_number_or_words() {
+        let n = dsn_notify_from_text("6").unwrap();
+        assert!(n.failure && n.delay && !n.success && !n.never);
+        assert_eq!(dsn_notify_from_text("failure,Delay").unwrap(), n);
+        assert_eq!(dsn_notify_to_text(&n), "6");
+        assert!(dsn_notify_from_text("NEVER").unwrap().never);
+        assert!(dsn_notify_from_text("SOMETIMES").is_err());
+        assert!(dsn_notify_from_text("").is_err());
     }
 
     #[test]

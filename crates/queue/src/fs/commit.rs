@@ -16,8 +16,11 @@ struct InFlight {
     /// Position in the batch (and in the results).
     index: usize,
     msgid: MsgId,
-    /// Envelope files and the content, kept open until they are synced.
-    files: Vec<File>,
+    /// Names of the files to sync in `incoming/MSGID/`: the envelopes and
+    /// the content. Names, not open files: a message may have a thousand
+    /// recipients and a batch many messages, more than a process may hold
+    /// open; reopening a file to sync it costs far less than the sync.
+    files: Vec<String>,
 }
 
 pub(super) fn commit_batch(
@@ -53,13 +56,14 @@ pub(super) fn commit_batch(
                 false
             }
         }),
-        SyncMode::Filesystem => {
+        SyncMode::Filesystem if !live.is_empty() => {
             if let Err(e) = syncfs(&q.layout) {
                 for m in live.drain(..) {
                     fail_incoming(&q.layout, m.msgid, e.duplicate(), &mut results[m.index]);
                 }
             }
         }
+        SyncMode::Filesystem => {}
     }
 
     // Phase 3: publish each message with one rename.
@@ -73,19 +77,15 @@ pub(super) fn commit_batch(
 
     // Phase 4: make the renames durable, one sync per bucket (or one for
     // the whole file system).
-    let failure = |bucket: u8| match q.options.sync {
-        SyncMode::Files => sync_dir(&q.layout.bucket(bucket)).err(),
-        SyncMode::Filesystem => None,
-    };
-    let fs_failure = match q.options.sync {
+    let shared = match q.options.sync {
         SyncMode::Filesystem if !buckets.is_empty() => syncfs(&q.layout).err(),
         _ => None,
     };
     for (bucket, members) in buckets {
-        let err = fs_failure
-            .as_ref()
-            .map(QueueError::duplicate)
-            .or_else(|| failure(bucket));
+        let err = match q.options.sync {
+            SyncMode::Files => sync_dir(&q.layout.bucket(bucket)).err(),
+            SyncMode::Filesystem => shared.as_ref().map(QueueError::duplicate),
+        };
         if let Some(e) = err {
             for m in members {
                 // The rename may or may not reach the disk: take it back so
@@ -98,13 +98,12 @@ pub(super) fn commit_batch(
     results
 }
 
-/// Phase 1 for one message: check, encode, write the envelope files, open
-/// the content for syncing.
+/// Phase 1 for one message: check, encode, write the envelope files.
 fn write_message(
     layout: &Layout,
     msgid: MsgId,
     envelopes: &[Envelope],
-) -> Result<Vec<File>, QueueError> {
+) -> Result<Vec<String>, QueueError> {
     check_commit(msgid, envelopes)?;
     let texts = envelopes
         .iter()
@@ -116,28 +115,30 @@ fn write_message(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let dir = layout.incoming_msg(msgid);
-    let content_path = dir.join(layout::MESSAGE);
-    let content = File::open(&content_path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => QueueError::NoContent(msgid),
-        _ => QueueError::io("open", &content_path)(e),
-    })?;
+    if !dir.join(layout::MESSAGE).is_file() {
+        return Err(QueueError::NoContent(msgid));
+    }
     let mut files = Vec::with_capacity(envelopes.len() + 1);
     for (env, text) in envelopes.iter().zip(texts) {
-        let path = dir.join(env.id.to_string());
+        let name = env.id.to_string();
+        let path = dir.join(&name);
         let mut f = open_write(&path, true).map_err(QueueError::io("create", &path))?;
         f.write_all(text.as_bytes())
             .map_err(QueueError::io("write", &path))?;
-        files.push(f);
+        files.push(name);
     }
-    files.push(content);
+    files.push(layout::MESSAGE.to_string());
     Ok(files)
 }
 
 /// Phase 2 for one message in [`SyncMode::Files`].
 fn sync_message(layout: &Layout, m: &InFlight) -> Result<(), QueueError> {
     let dir = layout.incoming_msg(m.msgid);
-    for f in &m.files {
-        f.sync_data().map_err(QueueError::io("fdatasync", &dir))?;
+    for name in &m.files {
+        let path = dir.join(name);
+        File::open(&path)
+            .and_then(|f| f.sync_data())
+            .map_err(QueueError::io("fdatasync", &path))?;
     }
     sync_dir(&dir)
 }

@@ -66,7 +66,8 @@ pub enum SyncMode {
     #[default]
     Files,
     /// `syncfs` of the spool's file system, twice per batch. Best when the
-    /// spool has its own file system.
+    /// spool has its own file system. Relies on `syncfs` reporting write
+    /// errors, which Linux does since 5.8.
     Filesystem,
 }
 
