@@ -1,0 +1,146 @@
+//! The lookup agent (the seed's §3.2.6): the ruleset and recipient
+//! expansion for smtp, reverse DNS, user lookups for mda. It opens the
+//! configuration's tables at start (before dropping privileges, so that
+//! tables readable only by root work), then runs as the unprivileged user
+//! without chroot (it reads table files and resolv.conf).
+//!
+//! Requests are independent, so each runs as its own task; the only thing
+//! they wait on besides DNS is the parent opening a `~/.forward`.
+
+mod dns;
+mod expand;
+mod ruleset;
+pub mod tables;
+
+use anyhow::{Context, Result};
+use smtpd_ipc::Inbound;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use tracing::warn;
+
+use crate::child::{on_closed, ChildSetup, Ctx, Flow};
+use crate::msg::{HasShutdown, RuntimeConfig, ToLka, ToMda, ToParent, ToSmtp, UserInfo};
+use crate::peers::Peers;
+use crate::pending::Pending;
+
+/// The most of a `~/.forward` that is read.
+const MAX_FORWARD: u64 = 64 * 1024;
+
+/// What every lookup task shares.
+pub struct Lka {
+    pub rt: Arc<RuntimeConfig>,
+    pub tables: tables::Tables,
+    peers: Peers,
+    forwards: Arc<Pending<ToLka>>,
+    dns: dns::Dns,
+}
+
+pub fn main(setup: ChildSetup) -> Result<()> {
+    let tables = tables::Tables::open(&setup.rt).context("opening tables")?;
+    setup.drop_privileges()?;
+    setup.run::<ToLka, _, _>(move |ctx| run(ctx, tables))
+}
+
+async fn run(mut ctx: Ctx<ToLka>, tables: tables::Tables) -> Result<()> {
+    let lka = Arc::new(Lka {
+        dns: dns::Dns::new(ctx.rt.resolver)?,
+        rt: ctx.rt.clone(),
+        tables,
+        peers: ctx.peers.clone(),
+        forwards: Pending::new(),
+    });
+    while let Some(ev) = ctx.inbox.recv().await {
+        match ev {
+            Inbound::Closed { from, error } => {
+                if on_closed(ctx.role, from, error)? == Flow::Stop {
+                    return Ok(());
+                }
+            }
+            Inbound::Msg { msg, .. } if msg.is_shutdown() => return Ok(()),
+            Inbound::Msg { msg, fds, .. } => {
+                if let Some(req) = msg.reply_to() {
+                    lka.forwards.complete(req, msg, fds);
+                    continue;
+                }
+                let lka = lka.clone();
+                tokio::spawn(async move { lka.serve(msg).await });
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Lka {
+    async fn serve(&self, msg: ToLka) {
+        let sent = match msg {
+            ToLka::Expand {
+                req,
+                session,
+                tx,
+                rcpt,
+                notify,
+                orcpt,
+            } => {
+                let result = expand::expand(
+                    self,
+                    expand::Request {
+                        session: &session,
+                        tx: &tx,
+                        rcpt: &rcpt,
+                        notify,
+                        orcpt,
+                    },
+                )
+                .await;
+                self.peers.smtp().send(ToSmtp::Expanded { req, result })
+            }
+            ToLka::Rdns { req, addr } => {
+                let (name, forward_confirmed) = self.dns.rdns(addr).await;
+                self.peers.smtp().send(ToSmtp::Rdns {
+                    req,
+                    name,
+                    forward_confirmed,
+                })
+            }
+            ToLka::UserInfo {
+                req,
+                userbase,
+                user,
+            } => {
+                let result = expand::userinfo(&self.tables, userbase.as_deref(), &user).map_err(|e| e.to_string());
+                self.peers.mda().send(ToMda::UserInfo { req, result })
+            }
+            ToLka::Forward { .. } | ToLka::Shutdown => Ok(()),
+        };
+        if let Err(e) = sent {
+            warn!("lka: answering: {e}");
+        }
+    }
+
+    /// The user's `~/.forward`, as text; `None` when there is none.
+    pub async fn open_forward(&self, user: &UserInfo) -> Result<Option<String>, String> {
+        let (req, rx) = self.forwards.register();
+        self.peers
+            .parent()
+            .send(ToParent::OpenForward {
+                req,
+                user: user.clone(),
+            })
+            .map_err(|e| e.to_string())?;
+        let (reply, mut fds) = rx.await.map_err(|_| "the parent did not answer".to_string())?;
+        match reply {
+            ToLka::Forward { found: true, .. } => {
+                let fd: OwnedFd = fds.pop().ok_or("forward file descriptor missing")?;
+                let mut text = String::new();
+                std::fs::File::from(fd)
+                    .take(MAX_FORWARD)
+                    .read_to_string(&mut text)
+                    .map_err(|e| format!("reading ~{}/.forward: {e}", user.username))?;
+                Ok(Some(text))
+            }
+            ToLka::Forward { error: Some(e), .. } => Err(e),
+            _ => Ok(None),
+        }
+    }
+}
