@@ -1,0 +1,181 @@
+//! The smtp process (the seed's §3.2.3): the SMTP server. It receives the
+//! listening sockets from the parent, runs every session as a task, and
+//! reaches the rest of the system only by messages: lka for rules and
+//! expansion, the queue for message files and commits.
+//!
+//! Counter-measures of the seed: it stops accepting when near its
+//! descriptor limit (and resumes when sessions end), and drops clients
+//! that hog a session without doing useful work (`session.rs`).
+
+mod received;
+mod session;
+
+use anyhow::{Context, Result};
+use smtpd_ipc::Inbound;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tracing::{info, warn};
+
+use crate::child::{on_closed, ChildSetup, Ctx, Flow};
+use crate::msg::{HasShutdown, RuntimeConfig, Subsystem, ToSmtp};
+use crate::peers::Peers;
+use crate::pending::Pending;
+
+/// How long sessions get to finish their transaction after a shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(7);
+
+/// What all sessions share.
+pub struct Shared {
+    pub rt: Arc<RuntimeConfig>,
+    pub peers: Peers,
+    pub pending: Arc<Pending<ToSmtp>>,
+    /// True once the server is stopping.
+    pub shutdown: watch::Receiver<bool>,
+    /// Sessions alive now.
+    pub sessions: AtomicUsize,
+    /// The most sessions at once: what the descriptor limit allows.
+    pub max_sessions: usize,
+    /// Signalled when a session ends (the accept loops may resume).
+    pub session_ended: Notify,
+}
+
+pub fn main(mut setup: ChildSetup) -> Result<()> {
+    let max_sessions = raise_fd_limit();
+    let listeners = std::mem::take(&mut setup.listeners);
+    setup.drop_privileges()?;
+    setup.run::<ToSmtp, _, _>(move |ctx| run(ctx, listeners, max_sessions))
+}
+
+/// Raise the soft descriptor limit to the hard one and derive how many
+/// sessions fit: each may hold its socket and a message file, and some
+/// descriptors are kept for the process itself (OpenSMTPD's rule).
+fn raise_fd_limit() -> usize {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
+    let target = hard.min(1 << 20);
+    let limit = if target > soft && setrlimit(Resource::RLIMIT_NOFILE, target, hard).is_ok() {
+        target
+    } else {
+        soft
+    };
+    ((limit as usize).saturating_sub(64) / 2).max(16)
+}
+
+async fn run(mut ctx: Ctx<ToSmtp>, listeners: Vec<(usize, SocketAddr, OwnedFd)>, max_sessions: usize) -> Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (pause_tx, pause_rx) = watch::channel(ctx.rt.paused.contains(&Subsystem::Smtp));
+    let shared = Arc::new(Shared {
+        rt: ctx.rt.clone(),
+        peers: ctx.peers.clone(),
+        pending: Pending::new(),
+        shutdown: stop_rx,
+        sessions: AtomicUsize::new(0),
+        max_sessions,
+        session_ended: Notify::new(),
+    });
+    for (index, addr, fd) in listeners {
+        let std_listener = std::net::TcpListener::from(fd);
+        std_listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(std_listener).context("listener")?;
+        tokio::spawn(accept_loop(shared.clone(), listener, index, addr, pause_rx.clone()));
+    }
+    while let Some(ev) = ctx.inbox.recv().await {
+        match ev {
+            Inbound::Closed { from, error } => {
+                if on_closed(ctx.role, from, error)? == Flow::Stop {
+                    break;
+                }
+            }
+            Inbound::Msg { msg, .. } if msg.is_shutdown() => break,
+            Inbound::Msg { msg, fds, .. } => match msg.reply_to() {
+                Some(req) => {
+                    shared.pending.complete(req, msg, fds);
+                }
+                None => match msg {
+                    ToSmtp::Pause => {
+                        info!("smtp: paused: no new sessions");
+                        let _ = pause_tx.send(true);
+                    }
+                    ToSmtp::Resume => {
+                        info!("smtp: resumed");
+                        let _ = pause_tx.send(false);
+                    }
+                    _ => {}
+                },
+            },
+        }
+    }
+    // Stop: no new sessions; idle sessions say 421 now, the others after
+    // their transaction, within the grace period.
+    let _ = stop_tx.send(true);
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while shared.sessions.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+        // Replies still arrive while sessions finish.
+        tokio::select! {
+            ev = ctx.inbox.recv() => match ev {
+                Some(Inbound::Msg { msg, fds, .. }) => {
+                    if let Some(req) = msg.reply_to() {
+                        shared.pending.complete(req, msg, fds);
+                    }
+                }
+                Some(Inbound::Closed { .. }) => {}
+                None => break,
+            },
+            _ = shared.session_ended.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    index: usize,
+    addr: SocketAddr,
+    mut paused: watch::Receiver<bool>,
+) {
+    let mut stop = shared.shutdown.clone();
+    loop {
+        // Hold off while paused or at the session limit.
+        while *paused.borrow() || shared.sessions.load(Ordering::Acquire) >= shared.max_sessions {
+            tokio::select! {
+                _ = paused.changed() => {}
+                _ = shared.session_ended.notified() => {}
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+            _ = paused.changed() => continue,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                shared.sessions.fetch_add(1, Ordering::AcqRel);
+                let sh = shared.clone();
+                tokio::spawn(async move {
+                    session::run(sh.clone(), stream, peer, index, addr).await;
+                    sh.sessions.fetch_sub(1, Ordering::AcqRel);
+                    sh.session_ended.notify_waiters();
+                });
+            }
+            Err(e) => {
+                // Out of descriptors (EMFILE/ENFILE) or a transient error:
+                // stop accepting for a moment instead of spinning.
+                warn!("smtp: accept on {addr}: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,643 @@
+//! One inbound SMTP session: the state machine over a connection.
+//!
+//! Bytes go through the protocol crate (framing, parsing, DATA/BDAT
+//! receivers); decisions come from lka (rules, expansion) and the queue
+//! (message file, commit) by messages. Replies to pipelined commands are
+//! gathered and written together before the session waits for input again
+//! (RFC 2920).
+
+use smtpd_config::Listener;
+use smtpd_ipc::ChannelError;
+use smtpd_proto::{
+    parse_command, start_data, BdatReceiver, BdatStatus, Capabilities, Command, CommandBuffer,
+    ContentLimits, DataReceiver, DataStatus, MailFrom, ParseOptions, RcptTo, Recipient, Reply,
+};
+use smtpd_types::{EnhancedStatus, Envelope, MailAddr, MsgId};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use super::received::{self, Trace};
+use super::Shared;
+use crate::msg::to_smtp::{Expansion, QueueFailure};
+use crate::msg::{ClientAddr, ReqId, SessionInfo, ToLka, ToQueue, ToSmtp, TxInfo};
+use crate::pending::Reply as PendingReply;
+
+/// Idle time allowed between commands, and between reads of a message.
+const TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a session waits for another process to answer.
+const IPC_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long RCPT waits for the client's reverse DNS name.
+const RDNS_WAIT: Duration = Duration::from_secs(3);
+/// Errors (bad commands, bad sequence, refused arguments) tolerated before
+/// the session is closed.
+const MAX_ERRORS: u32 = 20;
+/// Commands that do no useful work (NOOP, RSET, HELP, VRFY, EXPN, bare
+/// HELO/EHLO) tolerated between two messages.
+const MAX_USELESS: u32 = 100;
+/// Bytes read at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Run a session until the client leaves, misbehaves, or the server stops.
+pub async fn run(sh: Arc<Shared>, stream: TcpStream, peer: SocketAddr, listener: usize, local: SocketAddr) {
+    let conf = sh.rt.config.listeners.get(listener).cloned();
+    let Some(conf) = conf else {
+        warn!("smtp: no listener {listener} in the configuration");
+        return;
+    };
+    let hostname = conf.hostname.clone().unwrap_or_else(|| sh.rt.hostname.clone());
+    let id: u64 = rand::random();
+    let mut caps = Capabilities::server_default(sh.rt.config.smtp.max_message_size);
+    caps.dsn = !conf.no_dsn;
+    let mut s = Session {
+        info: SessionInfo {
+            id,
+            listener,
+            tag: conf.tag.clone(),
+            client: ClientAddr::Inet(peer.ip()),
+            rdns: None,
+            helo: String::new(),
+            auth_user: None,
+            tls: false,
+            smtpname: hostname.clone(),
+        },
+        sh,
+        conf,
+        stream,
+        out: Vec::new(),
+        cmds: CommandBuffer::new(),
+        input: Vec::new(),
+        esmtp: false,
+        tx: None,
+        mails: 0,
+        errors: 0,
+        useless: 0,
+        rdns: None,
+        caps,
+        closing: false,
+    };
+    info!("{id:016x} smtp connected address={} local={local}", peer.ip());
+    s.start_rdns(peer);
+    let reason = s.serve().await;
+    if let Some(tx) = s.tx.take() {
+        s.rollback(tx);
+    }
+    info!("{id:016x} smtp disconnected reason={reason}");
+}
+
+/// An open transaction.
+struct Tx {
+    msgid: MsgId,
+    file: BufWriter<File>,
+    mail_from: Option<MailAddr>,
+    smtputf8: bool,
+    ret: Option<smtpd_types::DsnRet>,
+    envid: Option<String>,
+    envelopes: Vec<Envelope>,
+    rcpts: Vec<MailAddr>,
+    /// BDAT: the transaction already failed; the rest is discarded and the
+    /// last chunk gets this reply.
+    failed: Option<Reply>,
+    bdat: Option<BdatReceiver>,
+    data_started: bool,
+}
+
+struct Session {
+    sh: Arc<Shared>,
+    conf: Listener,
+    info: SessionInfo,
+    stream: TcpStream,
+    /// Replies not yet written.
+    out: Vec<u8>,
+    cmds: CommandBuffer,
+    /// Bytes read but not yet taken by the command buffer.
+    input: Vec<u8>,
+    esmtp: bool,
+    tx: Option<Tx>,
+    mails: u64,
+    errors: u32,
+    useless: u32,
+    rdns: Option<oneshot::Receiver<PendingReply<ToSmtp>>>,
+    caps: Capabilities,
+    closing: bool,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn r(code: u16, esc: (u8, u16, u16), text: impl Into<String>) -> Reply {
+    Reply::with_esc(code, esc, text)
+}
+
+/// What a command asks the session loop to do next.
+enum Next {
+    Continue,
+    Data,
+    Bdat,
+    Close(&'static str),
+}
+
+impl Session {
+    fn id(&self) -> String {
+        format!("{:016x}", self.info.id)
+    }
+
+    fn start_rdns(&mut self, peer: SocketAddr) {
+        let (req, rx) = self.sh.pending.register();
+        if self
+            .sh
+            .peers
+            .lka()
+            .send(ToLka::Rdns { req, addr: peer.ip() })
+            .is_ok()
+        {
+            self.rdns = Some(rx);
+        } else {
+            self.sh.pending.cancel(req);
+        }
+    }
+
+    /// Take the reverse DNS answer if it came, waiting at most `wait`.
+    async fn settle_rdns(&mut self, wait: Duration) {
+        let Some(mut rx) = self.rdns.take() else { return };
+        let got = if wait.is_zero() {
+            rx.try_recv().ok()
+        } else {
+            tokio::time::timeout(wait, &mut rx).await.ok().and_then(|r| r.ok())
+        };
+        match got {
+            Some((ToSmtp::Rdns { name, .. }, _)) => self.info.rdns = name,
+            Some(_) => {}
+            None if wait.is_zero() => self.rdns = Some(rx),
+            None => {}
+        }
+    }
+
+    fn reply(&mut self, reply: Reply) {
+        reply.write_to(&mut self.out);
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    async fn serve(&mut self) -> &'static str {
+        let banner = format!("{} ESMTP smtpd", self.info.smtpname);
+        self.reply(Reply::new(220, None, banner));
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut shutdown = self.sh.shutdown.clone();
+        loop {
+            // Answer every complete command line already received.
+            loop {
+                if !self.input.is_empty() {
+                    let n = self.cmds.feed(&self.input);
+                    self.input.drain(..n);
+                }
+                let Some(line) = self.cmds.next_line() else { break };
+                let next = match line {
+                    Err(e) => {
+                        self.errors += 1;
+                        self.reply(e.reply());
+                        Next::Continue
+                    }
+                    Ok(line) => self.command(&line).await,
+                };
+                let next = match next {
+                    Next::Data => self.data(&mut buf).await,
+                    Next::Bdat => self.bdat(&mut buf).await,
+                    other => other,
+                };
+                if let Next::Close(why) = next {
+                    let _ = self.flush().await;
+                    return why;
+                }
+                if self.errors > MAX_ERRORS || self.useless > MAX_USELESS {
+                    self.reply(r(421, (4, 7, 0), "Too many errors or useless commands: closing"));
+                    let _ = self.flush().await;
+                    return "hog";
+                }
+            }
+            if self.flush().await.is_err() {
+                return "io-error";
+            }
+            if *shutdown.borrow() {
+                self.reply(r(421, (4, 3, 2), "Server shutting down"));
+                let _ = self.flush().await;
+                return "shutdown";
+            }
+            let n = tokio::select! {
+                n = tokio::time::timeout(TIMEOUT, self.stream.read(&mut buf)) => n,
+                _ = shutdown.changed() => continue,
+            };
+            match n {
+                Err(_) => {
+                    self.reply(r(421, (4, 4, 2), "Timeout: closing"));
+                    let _ = self.flush().await;
+                    return "timeout";
+                }
+                Ok(Ok(0)) => return "disconnect",
+                Ok(Err(_)) => return "io-error",
+                Ok(Ok(n)) => self.input.extend_from_slice(&buf[..n]),
+            }
+            self.settle_rdns(Duration::ZERO).await;
+        }
+    }
+
+    fn parse_options(&self) -> ParseOptions {
+        let mut o = self.caps.parse_options();
+        o.utf8_transaction = self.tx.as_ref().map(|t| t.smtputf8).unwrap_or(false);
+        o
+    }
+
+    async fn command(&mut self, line: &[u8]) -> Next {
+        let cmd = match parse_command(line, &self.parse_options()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.errors += 1;
+                let rep = e.reply();
+                self.log_failed(line, &rep);
+                self.reply(rep);
+                return Next::Continue;
+            }
+        };
+        match cmd {
+            Command::Helo(name) | Command::Ehlo(name) | Command::Lhlo(name) => {
+                let esmtp = !matches!(line.first(), Some(b'h' | b'H')) || line.len() > 4 && line[..4].eq_ignore_ascii_case(b"EHLO");
+                self.hello(name, esmtp);
+                Next::Continue
+            }
+            Command::Mail(m) => {
+                self.mail(m).await;
+                Next::Continue
+            }
+            Command::Rcpt(rc) => {
+                self.rcpt(rc, line).await;
+                Next::Continue
+            }
+            Command::Data => self.start_data(),
+            Command::Bdat { size, last } => self.start_bdat(size, last),
+            Command::Rset => {
+                self.useless += 1;
+                if let Some(tx) = self.tx.take() {
+                    self.rollback(tx);
+                }
+                self.reply(r(250, (2, 0, 0), "Reset state"));
+                Next::Continue
+            }
+            Command::Noop => {
+                self.useless += 1;
+                self.reply(r(250, (2, 0, 0), "Ok"));
+                Next::Continue
+            }
+            Command::Help(_) => {
+                self.useless += 1;
+                self.reply(Reply::multiline(
+                    214,
+                    Some(EnhancedStatus::new(2, 0, 0)),
+                    vec![
+                        "This is smtpd, a mail server in the OpenSMTPD design".into(),
+                        "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP HELP QUIT".into(),
+                        "End of HELP info".into(),
+                    ],
+                ));
+                Next::Continue
+            }
+            Command::Quit => {
+                self.reply(r(221, (2, 0, 0), "Bye"));
+                Next::Close("quit")
+            }
+            Command::Vrfy(_) => {
+                self.useless += 1;
+                self.reply(r(252, (2, 5, 2), "Cannot VRFY user, but will accept message"));
+                Next::Continue
+            }
+            Command::Expn(_) => {
+                self.useless += 1;
+                self.reply(r(502, (5, 5, 1), "EXPN is disabled"));
+                Next::Continue
+            }
+            Command::StartTls => {
+                self.errors += 1;
+                self.reply(r(502, (5, 5, 1), "TLS is not available on this listener"));
+                Next::Continue
+            }
+            Command::Auth { .. } => {
+                self.errors += 1;
+                self.reply(r(503, (5, 5, 1), "Authentication is not available on this listener"));
+                Next::Continue
+            }
+        }
+    }
+
+    fn hello(&mut self, name: String, esmtp: bool) {
+        self.useless += 1;
+        if let Some(tx) = self.tx.take() {
+            self.rollback(tx);
+        }
+        self.info.helo = name.clone();
+        self.esmtp = esmtp;
+        let client = match &self.info.client {
+            ClientAddr::Inet(ip) => ip.to_string(),
+            ClientAddr::Local => "local".to_string(),
+        };
+        let greeting = format!(
+            "{} Hello {} [{}], pleased to meet you",
+            self.info.smtpname, name, client
+        );
+        if esmtp {
+            let rep = self.caps.ehlo_reply(&greeting);
+            self.reply(rep);
+        } else {
+            self.reply(Reply::new(250, None, greeting));
+        }
+    }
+
+    async fn ask(&mut self, make: impl FnOnce(ReqId) -> Result<(), ChannelError>) -> Option<PendingReply<ToSmtp>> {
+        let (req, rx) = self.sh.pending.register();
+        if let Err(e) = make(req) {
+            warn!("{} smtp: {e}", self.id());
+            self.sh.pending.cancel(req);
+            return None;
+        }
+        match tokio::time::timeout(IPC_TIMEOUT, rx).await {
+            Ok(Ok(reply)) => Some(reply),
+            _ => {
+                self.sh.pending.cancel(req);
+                None
+            }
+        }
+    }
+
+    async fn mail(&mut self, m: MailFrom) {
+        if self.info.helo.is_empty() {
+            self.errors += 1;
+            return self.reply(r(503, (5, 5, 1), "Polite people say HELO first"));
+        }
+        if self.tx.is_some() {
+            self.errors += 1;
+            return self.reply(r(503, (5, 5, 1), "Sender already specified"));
+        }
+        if self.mails >= self.sh.rt.config.smtp.max_mails {
+            return self.reply(r(452, (4, 5, 3), "Too many messages sent"));
+        }
+        let max = self.sh.rt.config.smtp.max_message_size;
+        if m.params.size.unwrap_or(0) > max {
+            return self.reply(r(552, (5, 3, 4), format!("Message too big: limit is {max} bytes")));
+        }
+        let queue = self.sh.peers.queue();
+        let answer = self.ask(|req| queue.send(ToQueue::CreateMessage { req })).await;
+        let (msgid, file) = match answer {
+            Some((ToSmtp::MessageCreated { result: Ok(msgid), .. }, mut fds)) => match fds.pop() {
+                Some(fd) => (msgid, File::from(OwnedFd::from(fd))),
+                None => return self.reply(r(451, (4, 3, 0), "Temporary failure: no message file")),
+            },
+            Some((ToSmtp::MessageCreated { result: Err(QueueFailure::NoRoom), .. }, _)) => {
+                return self.reply(r(452, (4, 3, 1), "Insufficient system storage"));
+            }
+            _ => return self.reply(r(451, (4, 3, 0), "Temporary failure: cannot queue mail now")),
+        };
+        self.tx = Some(Tx {
+            msgid,
+            file: BufWriter::with_capacity(64 * 1024, file),
+            mail_from: m.sender,
+            smtputf8: m.params.smtputf8,
+            ret: m.params.ret,
+            envid: m.params.envid,
+            envelopes: Vec::new(),
+            rcpts: Vec::new(),
+            failed: None,
+            bdat: None,
+            data_started: false,
+        });
+        self.reply(r(250, (2, 0, 0), "Ok"));
+    }
+
+    async fn rcpt(&mut self, rc: RcptTo, line: &[u8]) {
+        let Some(tx) = &self.tx else {
+            self.errors += 1;
+            return self.reply(r(503, (5, 5, 1), "Need MAIL before RCPT"));
+        };
+        if tx.data_started {
+            self.errors += 1;
+            return self.reply(r(503, (5, 5, 1), "RCPT not allowed after BDAT"));
+        }
+        if tx.rcpts.len() as u64 >= self.sh.rt.config.smtp.max_rcpt {
+            return self.reply(r(452, (4, 5, 3), "Too many recipients"));
+        }
+        let rcpt = match rc.rcpt {
+            Recipient::Mailbox(a) => a,
+            Recipient::Postmaster => MailAddr::new("postmaster", self.info.smtpname.clone()),
+        };
+        self.settle_rdns(RDNS_WAIT).await;
+        let txinfo = TxInfo {
+            msgid: tx.msgid,
+            mail_from: tx.mail_from.clone(),
+            dsn_ret: tx.ret,
+            dsn_envid: tx.envid.clone(),
+        };
+        let lka = self.sh.peers.lka();
+        let session = self.info.clone();
+        let orcpt = rc.params.orcpt.as_ref().map(|o| o.to_param());
+        let notify = rc.params.notify;
+        let rc2 = rcpt.clone();
+        let answer = self
+            .ask(|req| {
+                lka.send(ToLka::Expand {
+                    req,
+                    session,
+                    tx: txinfo,
+                    rcpt: rc2,
+                    notify,
+                    orcpt,
+                })
+            })
+            .await;
+        let rep = match answer {
+            Some((ToSmtp::Expanded { result: Expansion::Accepted(envs), .. }, _)) => {
+                if let Some(tx) = &mut self.tx {
+                    tx.envelopes.extend(envs);
+                    tx.rcpts.push(rcpt.clone());
+                }
+                r(250, (2, 1, 5), "Recipient ok")
+            }
+            Some((ToSmtp::Expanded { result: Expansion::Rejected { code, status, text }, .. }, _)) => {
+                self.errors += 1;
+                Reply::new(code, Some(status), format!("{text}: <{rcpt}>"))
+            }
+            Some((ToSmtp::Expanded { result: Expansion::TempFail { text }, .. }, _)) => {
+                Reply::new(451, Some(EnhancedStatus::new(4, 3, 0)), text)
+            }
+            _ => r(451, (4, 3, 0), "Temporary failure"),
+        };
+        if rep.code >= 400 {
+            self.log_failed(line, &rep);
+        }
+        self.reply(rep);
+    }
+
+    fn log_failed(&self, line: &[u8], rep: &Reply) {
+        let cmd: String = String::from_utf8_lossy(line).chars().take(128).collect();
+        info!(
+            "{} smtp failed-command command=\"{}\" result=\"{} {}\"",
+            self.id(),
+            cmd.escape_default(),
+            rep.code,
+            rep.text().escape_default()
+        );
+    }
+
+    /// Checks before content may come; writes the Received: header.
+    fn may_start_content(&mut self) -> Result<(), Reply> {
+        let Some(tx) = &mut self.tx else {
+            return Err(r(503, (5, 5, 1), "Need MAIL before DATA"));
+        };
+        if tx.envelopes.is_empty() {
+            return Err(r(554, (5, 5, 1), "No valid recipients"));
+        }
+        if !tx.data_started {
+            tx.data_started = true;
+            let client = match &self.info.client {
+                ClientAddr::Inet(ip) => ip.to_string(),
+                ClientAddr::Local => "local".to_string(),
+            };
+            let for_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].to_string());
+            let h = received::header(&Trace {
+                helo: &self.info.helo,
+                rdns: self.info.rdns.as_deref(),
+                client: &client,
+                mask_src: self.conf.mask_src,
+                by: &self.info.smtpname,
+                esmtp: self.esmtp,
+                tls: self.info.tls,
+                auth: self.info.auth_user.is_some(),
+                utf8: tx.smtputf8,
+                msgid: tx.msgid,
+                for_rcpt,
+            });
+            if tx.file.write_all(h.as_bytes()).is_err() {
+                return Err(r(451, (4, 3, 0), "Temporary failure writing the message"));
+            }
+        }
+        Ok(())
+    }
+
+    fn limits(&self) -> ContentLimits {
+        ContentLimits {
+            max_size: self.sh.rt.config.smtp.max_message_size,
+            ..ContentLimits::default()
+        }
+    }
+
+    fn start_data(&mut self) -> Next {
+        if let Some(tx) = &self.tx {
+            if tx.bdat.is_some() {
+                self.errors += 1;
+                self.reply(r(503, (5, 5, 1), "DATA not allowed after BDAT"));
+                return Next::Continue;
+            }
+        }
+        if let Err(rep) = self.may_start_content() {
+            self.errors += 1;
+            self.reply(rep);
+            return Next::Continue;
+        }
+        self.reply(start_data());
+        Next::Data
+    }
+
+    /// Receive the content after DATA, then commit.
+    async fn data(&mut self, buf: &mut [u8]) -> Next {
+        if self.flush().await.is_err() {
+            return Next::Close("io-error");
+        }
+        let mut rx = DataReceiver::new(self.limits());
+        // Anything already received after the DATA line is content.
+        let mut pending = self.cmds.take_buffered();
+        pending.append(&mut self.input);
+        let mut out = Vec::with_capacity(READ_CHUNK + 1);
+        let mut write_failed = false;
+        loop {
+            let status = rx.feed(&pending, &mut out);
+            if !out.is_empty() {
+                if let Some(tx) = &mut self.tx {
+                    if !write_failed && tx.file.write_all(&out).is_err() {
+                        write_failed = true;
+                    }
+                }
+                out.clear();
+            }
+            match status {
+                DataStatus::Done { consumed, result } => {
+                    self.input = pending.split_off(consumed);
+                    let rep = match result {
+                        Err(e) => {
+                            if let Some(tx) = self.tx.take() {
+                                self.rollback(tx);
+                            }
+                            e.reply()
+                        }
+                        Ok(stats) if write_failed => {
+                            let _ = stats;
+                            if let Some(tx) = self.tx.take() {
+                                self.rollback(tx);
+                            }
+                            r(452, (4, 3, 1), "Insufficient system storage")
+                        }
+                        Ok(stats) => self.commit(stats.size).await,
+                    };
+                    self.reply(rep);
+                    return Next::Continue;
+                }
+                DataStatus::NeedMore => {
+                    pending.clear();
+                    match tokio::time::timeout(TIMEOUT, self.stream.read(buf)).await {
+                        Ok(Ok(0)) | Ok(Err(_)) => return Next::Close("disconnect-in-data"),
+                        Err(_) => {
+                            self.reply(r(421, (4, 4, 2), "Timeout during DATA: closing"));
+                            return Next::Close("timeout");
+                        }
+                        Ok(Ok(n)) => pending.extend_from_slice(&buf[..n]),
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_bdat(&mut self, size: u64, last: bool) -> Next {
+        // The chunk's bytes follow the command whatever we answer, so a
+        // refused BDAT still reads (and discards) them.
+        let refusal = match &self.tx {
+            Some(tx) if tx.failed.is_some() => None,
+            _ => self.may_start_content().err(),
+        };
+        if refusal.is_some() || self.tx.is_none() {
+            let mut d = BdatReceiver::discarding();
+            d.start_chunk(size, last);
+            self.errors += 1;
+            self.pending_discard = Some((d, refusal.unwrap_or_else(|| r(503, (5, 5, 1), "Need MAIL before BDAT"))));
+            return Next::Bdat;
+        }
+        let limits = self.limits();
+        if let Some(tx) = &mut self.tx {
+            let rx = tx.bdat.get_or_insert_with(|| BdatReceiver::new(limits));
+            rx.start_chunk(size, last);
+        }
+        Next::Bdat
+    }
+}
