@@ -192,8 +192,10 @@ impl DataReceiver {
 mod tests {
     use super::*;
 
+    type End = Option<(usize, Result<ContentStats, ContentError>)>;
+
     /// Feed all of `input`; returns (content, consumed at end, result).
-    fn recv(input: &[u8]) -> (Vec<u8>, Option<(usize, Result<ContentStats, ContentError>)>) {
+    fn recv(input: &[u8]) -> (Vec<u8>, End) {
         let mut r = DataReceiver::new(ContentLimits::default());
         let mut out = Vec::new();
         match r.feed(input, &mut out) {

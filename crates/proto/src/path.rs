@@ -197,7 +197,7 @@ fn scan_mailbox(s: &str, pos: usize) -> Result<(MailAddr, usize), PathError> {
     }
     if b.get(local_end) != Some(&b'@') {
         return Err(match b.get(local_end) {
-            None | Some(b'>') | Some(b' ') | Some(b'\t') => PathError::NoDomain,
+            None | Some(b'>') => PathError::NoDomain,
             Some(_) => PathError::BadLocalPart,
         });
     }
@@ -243,11 +243,13 @@ pub(crate) fn scan_path(s: &str, unbracketed: bool) -> Result<Scanned, PathError
                 i = scan_route(b, 1)?;
             }
             let (addr, end) = scan_mailbox(s, i)?;
-            if b.get(end) != Some(&b'>') {
-                return Err(match b.get(end) {
-                    None => PathError::NotBracketed,
-                    Some(_) => PathError::TrailingGarbage,
-                });
+            match b.get(end) {
+                Some(b'>') => {}
+                None => return Err(PathError::NotBracketed),
+                // Something after the address but inside the brackets.
+                Some(b' ' | b'\t') => return Err(PathError::TrailingGarbage),
+                // A character the domain (scanned last) cannot hold.
+                Some(_) => return Err(PathError::BadDomain),
             }
             (PathKind::Mailbox(addr), end + 1)
         }
