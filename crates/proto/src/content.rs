@@ -42,7 +42,8 @@ impl Default for ContentLimits {
 pub struct ContentStats {
     /// Size in CRLF form (see [`ContentLimits::max_size`]).
     pub size: u64,
-    /// Bytes emitted, in LF form (what the spool holds).
+    /// Bytes of content in LF form (what the spool holds once the
+    /// message is accepted).
     pub stored: u64,
     /// Line ends emitted.
     pub lines: u64,
@@ -112,16 +113,18 @@ impl ContentMeter {
         self.error.is_none() && !self.silent
     }
 
-    /// Text containing no line end.
+    /// Text containing no line end. Only the bytes that fit within the
+    /// limits are emitted, so what comes out before a failure is the same
+    /// however the input was cut into reads.
     pub(crate) fn text(&mut self, t: &[u8], out: &mut Vec<u8>) {
         if t.is_empty() {
             return;
         }
-        self.line_len = self.line_len.saturating_add(t.len());
-        if self.line_len > self.limits.max_line {
-            self.fail(ContentError::LineTooLong {
-                limit: self.limits.max_line,
-            });
+        let room_line = self.limits.max_line.saturating_sub(self.line_len);
+        let room_size = self.limits.max_size.saturating_sub(self.stats.size);
+        let room_size = usize::try_from(room_size).unwrap_or(usize::MAX);
+        if self.emitting() {
+            out.extend_from_slice(&t[..t.len().min(room_line).min(room_size)]);
         }
         if self.in_headers {
             if let Some(m) = self.hdr_match {
@@ -137,10 +140,14 @@ impl ContentMeter {
         if !self.stats.has_nul && memchr(0, t).is_some() {
             self.stats.has_nul = true;
         }
-        self.add_size(t.len() as u64, t.len() as u64);
-        if self.emitting() {
-            out.extend_from_slice(t);
+        self.line_len = self.line_len.saturating_add(t.len());
+        // The limit that the first excess byte breaks is the one reported.
+        if t.len() > room_line && room_line <= room_size {
+            self.fail(ContentError::LineTooLong {
+                limit: self.limits.max_line,
+            });
         }
+        self.add_size(t.len() as u64, t.len() as u64);
     }
 
     /// A line end (from CRLF).

@@ -113,6 +113,19 @@ proptest! {
     }
 
     #[test]
+    fn any_chunking_gives_the_same_result_when_limits_break(
+        message in tricky_bytes(200),
+        read_cuts in prop::collection::vec(0usize..240, 0..10),
+        max_size in 0u64..120,
+        max_line in 0usize..30,
+    ) {
+        let limits = ContentLimits { max_size, max_line, max_received: 2 };
+        let parts = vec![message.clone(), Vec::new()];
+        let whole = bdat_in_pieces(&parts, &[], limits);
+        prop_assert_eq!(bdat_in_pieces(&parts, &read_cuts, limits), whole);
+    }
+
+    #[test]
     fn bdat_encoding_round_trip(content in tricky_bytes(200)) {
         let wire = encode_for_bdat(&content);
         let mut expected = normalise(&content);

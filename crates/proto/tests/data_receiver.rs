@@ -210,7 +210,7 @@ fn tricky_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn matches_the_reference_model(mut input in tricky_bytes(64)) {
@@ -230,6 +230,19 @@ proptest! {
         input.extend_from_slice(b"\r\n.\r\nNEXT");
         let whole = data_all(&input);
         prop_assert_eq!(data_in_pieces(&input, &cuts, ContentLimits::default()), whole);
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_result_when_limits_break(
+        mut input in tricky_bytes(200),
+        cuts in prop::collection::vec(0usize..220, 0..12),
+        max_size in 0u64..120,
+        max_line in 0usize..30,
+    ) {
+        input.extend_from_slice(b"\r\n.\r\nNEXT");
+        let limits = ContentLimits { max_size, max_line, max_received: 2 };
+        let whole = data_in_pieces(&input, &[], limits);
+        prop_assert_eq!(data_in_pieces(&input, &cuts, limits), whole);
     }
 
     #[test]
