@@ -4,11 +4,11 @@
 //! commands, a command may be split across reads, and lines are handed out
 //! one at a time, in order, so the session answers each in turn.
 //!
-//! Line rules (see [`crate::line_buffer`] for the why): a line ends at
+//! Line rules (see the private `line_buffer` module for the why): a line ends at
 //! CRLF; a bare LF also ends it (tolerated, as every major server does, for
 //! hand-typed sessions and broken clients); a bare CR does not, and makes
 //! the line a syntax error. A line is at most
-//! [`MAX_COMMAND_LINE`](crate::limits::MAX_COMMAND_LINE) bytes with its
+//! [`crate::limits::MAX_COMMAND_LINE`] bytes with its
 //! terminator; a longer one yields [`CommandError::LineTooLong`] once
 //! (`500 5.5.2 Line too long`) and the rest of it is skipped as it arrives,
 //! never stored.

@@ -2,7 +2,7 @@
 //! meter that watches normalised content on its way out.
 //!
 //! Both receivers turn every line ending (CRLF, bare LF, bare CR) into a
-//! single LF and pass the result through a [`ContentMeter`], which checks
+//! single LF and pass the result through a `ContentMeter`, which checks
 //! the limits and gathers the facts the session needs, without holding the
 //! message: it looks at each byte once as it streams to the caller's
 //! buffer. When a limit is broken the meter stops emitting (the message is
