@@ -82,7 +82,7 @@ pub async fn run(sh: Arc<Shared>, stream: TcpStream, peer: SocketAddr, listener:
         useless: 0,
         rdns: None,
         caps,
-        closing: false,
+        pending_discard: None,
     };
     info!("{id:016x} smtp connected address={} local={local}", peer.ip());
     s.start_rdns(peer);
@@ -107,6 +107,8 @@ struct Tx {
     /// last chunk gets this reply.
     failed: Option<Reply>,
     bdat: Option<BdatReceiver>,
+    /// Size of the BDAT chunk being received.
+    chunk_size: u64,
     data_started: bool,
 }
 
@@ -127,7 +129,8 @@ struct Session {
     useless: u32,
     rdns: Option<oneshot::Receiver<PendingReply<ToSmtp>>>,
     caps: Capabilities,
-    closing: bool,
+    /// A refused BDAT whose chunk is being skipped, and the reply for it.
+    pending_discard: Option<(BdatReceiver, Reply)>,
 }
 
 fn now() -> u64 {
@@ -423,6 +426,7 @@ impl Session {
             rcpts: Vec::new(),
             failed: None,
             bdat: None,
+            chunk_size: 0,
             data_started: false,
         });
         self.reply(r(250, (2, 0, 0), "Ok"));
@@ -635,9 +639,185 @@ impl Session {
         }
         let limits = self.limits();
         if let Some(tx) = &mut self.tx {
+            tx.chunk_size = size;
             let rx = tx.bdat.get_or_insert_with(|| BdatReceiver::new(limits));
             rx.start_chunk(size, last);
         }
         Next::Bdat
     }
+
+    /// Receive one BDAT chunk (already announced), then answer it.
+    async fn bdat(&mut self, buf: &mut [u8]) -> Next {
+        let mut discard = self.pending_discard.take();
+        let mut pending = self.cmds.take_buffered();
+        pending.append(&mut self.input);
+        let mut out = Vec::with_capacity(READ_CHUNK + 1);
+        loop {
+            let status = match &mut discard {
+                Some((d, _)) => d.feed(&pending, &mut out),
+                None => match self.tx.as_mut().and_then(|t| t.bdat.as_mut()) {
+                    Some(rx) => rx.feed(&pending, &mut out),
+                    None => return Next::Continue,
+                },
+            };
+            if !out.is_empty() {
+                if let Some(tx) = &mut self.tx {
+                    if discard.is_none() && tx.failed.is_none() && tx.file.write_all(&out).is_err() {
+                        tx.failed = Some(r(452, (4, 3, 1), "Insufficient system storage"));
+                    }
+                }
+                out.clear();
+            }
+            match status {
+                smtpd_proto::BdatStatus::NeedMore => {
+                    pending.clear();
+                    match tokio::time::timeout(TIMEOUT, self.stream.read(buf)).await {
+                        Ok(Ok(0)) | Ok(Err(_)) => return Next::Close("disconnect-in-data"),
+                        Err(_) => {
+                            self.reply(r(421, (4, 4, 2), "Timeout during BDAT: closing"));
+                            return Next::Close("timeout");
+                        }
+                        Ok(Ok(n)) => pending.extend_from_slice(&buf[..n]),
+                    }
+                }
+                smtpd_proto::BdatStatus::ChunkDone { consumed } => {
+                    self.input = pending.split_off(consumed);
+                    if let Some((_, rep)) = discard {
+                        self.reply(rep);
+                        return Next::Continue;
+                    }
+                    let err = self
+                        .tx
+                        .as_ref()
+                        .and_then(|t| t.bdat.as_ref())
+                        .and_then(|b| b.error());
+                    let failed = self.tx.as_ref().and_then(|t| t.failed.clone());
+                    match (err, failed) {
+                        (Some(e), _) => {
+                            // The message is refused: drop the transaction now.
+                            if let Some(tx) = self.tx.take() {
+                                self.rollback(tx);
+                            }
+                            self.reply(e.reply());
+                        }
+                        (None, Some(rep)) => {
+                            if let Some(tx) = self.tx.take() {
+                                self.rollback(tx);
+                            }
+                            self.reply(rep);
+                        }
+                        (None, None) => {
+                            let n = self.tx.as_ref().map(|t| t.chunk_size).unwrap_or(0);
+                            self.reply(r(250, (2, 0, 0), format!("{n} octets received")));
+                        }
+                    }
+                    return Next::Continue;
+                }
+                smtpd_proto::BdatStatus::MessageDone { consumed, result } => {
+                    self.input = pending.split_off(consumed);
+                    if let Some((_, rep)) = discard {
+                        self.reply(rep);
+                        return Next::Continue;
+                    }
+                    let failed = self.tx.as_ref().and_then(|t| t.failed.clone());
+                    let rep = match (result, failed) {
+                        (Err(e), _) => {
+                            if let Some(tx) = self.tx.take() {
+                                self.rollback(tx);
+                            }
+                            e.reply()
+                        }
+                        (Ok(_), Some(rep)) => {
+                            if let Some(tx) = self.tx.take() {
+                                self.rollback(tx);
+                            }
+                            rep
+                        }
+                        (Ok(stats), None) => self.commit(stats.size).await,
+                    };
+                    self.reply(rep);
+                    return Next::Continue;
+                }
+            }
+        }
+    }
+
+    /// Make the message durable through the queue; the reply says how it
+    /// went. Nothing is acknowledged before the queue says it is committed.
+    async fn commit(&mut self, size: u64) -> Reply {
+        let Some(mut tx) = self.tx.take() else {
+            return r(503, (5, 5, 1), "No transaction");
+        };
+        if tx.file.flush().is_err() {
+            self.rollback(tx);
+            return r(452, (4, 3, 1), "Insufficient system storage");
+        }
+        let ctime = now();
+        // One envelope per distinct final delivery of the message.
+        let mut seen = HashSet::new();
+        let mut envelopes = std::mem::take(&mut tx.envelopes);
+        envelopes.retain(|e| {
+            seen.insert((
+                e.dispatcher.clone(),
+                e.dest.to_string().to_ascii_lowercase(),
+                e.mda_user.clone(),
+                e.mda_exec.clone(),
+                e.mda_file.clone(),
+            ))
+        });
+        for e in &mut envelopes {
+            e.ctime = ctime;
+        }
+        let msgid = tx.msgid;
+        let nrcpt = envelopes.len();
+        let logged: Vec<(u64, String, String)> = envelopes
+            .iter()
+            .map(|e| {
+                (
+                    e.id.0,
+                    e.sender.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+                    e.dest.to_string(),
+                )
+            })
+            .collect();
+        let queue = self.sh.peers.queue();
+        let answer = self
+            .ask(|req| {
+                queue.send(ToQueue::Commit {
+                    req,
+                    msgid,
+                    envelopes,
+                })
+            })
+            .await;
+        match answer {
+            Some((ToSmtp::Committed { result: Ok(()), .. }, _)) => {
+                self.mails += 1;
+                self.useless = 0;
+                let id = self.id();
+                info!(
+                    "{id} smtp message msgid={msgid} size={size} nrcpt={nrcpt} proto={}",
+                    if self.esmtp { "ESMTP" } else { "SMTP" }
+                );
+                for (evpid, from, to) in logged {
+                    info!("{id} smtp envelope evpid={evpid:016x} from=<{from}> to=<{to}>");
+                }
+                r(250, (2, 0, 0), format!("{msgid} Message accepted for delivery"))
+            }
+            Some((ToSmtp::Committed { result: Err(QueueFailure::NoRoom), .. }, _)) => {
+                r(452, (4, 3, 1), "Insufficient system storage")
+            }
+            _ => r(451, (4, 3, 0), "Temporary failure: message not queued, try again"),
+        }
+    }
+
+    /// Abandon a transaction: the queue forgets the incoming message.
+    fn rollback(&mut self, tx: Tx) {
+        let msgid = tx.msgid;
+        drop(tx);
+        if let Err(e) = self.sh.peers.queue().send(ToQueue::Rollback { msgid }) {
+            warn!("{} smtp: rollback of {msgid}: {e}", self.id());
+        }
+    }
 }
+
