@@ -60,13 +60,11 @@ pub(crate) fn parse_size(s: &str) -> Option<u64> {
         return None;
     }
     let whole = int.parse::<u64>().ok()?.checked_mul(mult)?;
-    let mut part = 0u64;
-    let mut scale = mult;
-    for d in frac.bytes() {
-        scale /= 10;
-        part = part.checked_add(u64::from(d - b'0').checked_mul(scale)?)?;
-    }
-    let total = whole.checked_add(part)?;
+    // The fraction, exactly: mult × digits / 10^len (truncated).
+    let frac = &frac[..frac.len().min(18)];
+    let digits: u128 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let part = u128::from(mult) * digits / 10u128.pow(frac.len() as u32);
+    let total = whole.checked_add(u64::try_from(part).ok()?)?;
     // OpenSMTPD keeps sizes in a signed 64-bit integer.
     (total <= i64::MAX as u64).then_some(total)
 }

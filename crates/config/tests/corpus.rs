@@ -1,49 +1,27 @@
 //! Every real-world smtpd.conf of the shared corpus gets the verdict
-//! `expected.tsv` gives it from the syntax-only check.
+//! `expected.tsv` gives it from the syntax-only check; and every accepted
+//! one survives `print`.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use smtpd_config::{check_syntax, ParseOptions};
-
-/// `/work/shared` sits beside the repository root; a git worktree one
-/// level deeper (`/work/wt/NAME`) finds it one more level up.
-fn corpus_dir() -> PathBuf {
-    let beside_root = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus/smtpd-conf"
-    ));
-    if beside_root.exists() {
-        return beside_root;
-    }
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../../shared/corpus/smtpd-conf"
-    ))
-}
+use smtpd_config::{check_syntax, parse_file, parse_str, print, ParseOptions};
 
 #[test]
 fn corpus_verdicts() {
-    let dir = corpus_dir();
-    let tsv = std::fs::read_to_string(dir.join("expected.tsv")).expect("expected.tsv");
     let mut failures = Vec::new();
     let mut checked = 0;
-    for line in tsv.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let (file, verdict, bad_line) = (cols[0], cols[1], cols[2]);
+    for (path, verdict, bad_line) in common::corpus() {
         if verdict == "SKIP" {
             continue;
         }
         checked += 1;
-        let path = dir.join(file);
-        let diags = check_syntax(Path::new(&path), &ParseOptions::default());
-        match verdict {
+        let file = path.display();
+        let diags = check_syntax(&path, &ParseOptions::default());
+        match verdict.as_str() {
             "ACCEPT" => {
                 if !diags.is_empty() {
                     let all: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-                    failures.push(format!(
-                        "{file}: expected ACCEPT, got:\n  {}",
-                        all.join("\n  ")
-                    ));
+                    failures.push(format!("{file}: expected ACCEPT, got:\n  {}", all.join("\n  ")));
                 }
             }
             "REJECT" => {
@@ -51,11 +29,9 @@ fn corpus_verdicts() {
                     .split('-')
                     .map(|n| n.parse().expect("line number"))
                     .collect();
-                let (lo, hi) = (allowed[0], *allowed.last().unwrap());
+                let (lo, hi) = (allowed[0], allowed[allowed.len() - 1]);
                 match diags.first() {
-                    None => {
-                        failures.push(format!("{file}: expected REJECT at {bad_line}, got ACCEPT"))
-                    }
+                    None => failures.push(format!("{file}: expected REJECT at {bad_line}, got ACCEPT")),
                     Some(d) if d.line < lo || d.line > hi => failures.push(format!(
                         "{file}: expected first error at line {bad_line}, got {d}"
                     )),
@@ -66,10 +42,36 @@ fn corpus_verdicts() {
         }
     }
     assert!(checked > 50, "corpus not found or empty");
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Modern files: `parse(print(c)) == c`. All accepted files: printing is
+/// idempotent and its output is valid.
+#[test]
+fn corpus_print_round_trip() {
+    let opts = ParseOptions::default();
+    for (path, verdict, _) in common::corpus() {
+        if verdict != "ACCEPT" {
+            continue;
+        }
+        let original = parse_file(&path, &opts);
+        let text = print(&original.config);
+        let again = parse_str("printed.conf", &text, &opts);
+        assert!(
+            again.diags.is_empty(),
+            "{}: printed text does not parse: {:#?}\n{text}",
+            path.display(),
+            again.diags
+        );
+        let modern = path.to_string_lossy().contains("/modern/");
+        if modern {
+            assert_eq!(
+                common::stripped(original.config.clone()),
+                common::stripped(again.config.clone()),
+                "{}: model changed through print:\n{text}",
+                path.display()
+            );
+        }
+        assert_eq!(print(&again.config), text, "{}: print is not idempotent", path.display());
+    }
 }

@@ -253,11 +253,11 @@ impl Parser {
         matches!(self.peek().tok, Tok::Newline | Tok::Eof)
     }
 
-    /// The next token is an unquoted word reserved in this statement's
-    /// grammar (so it cannot be a string operand).
+    /// The next token is an unquoted word reserved in either grammar: it
+    /// ends an optional operand (`auth mask-src`: no table after `auth`).
     fn at_keyword(&mut self) -> bool {
-        let d = self.dialect;
-        matches!(&self.peek().tok, Tok::Word { text, quoted: false } if keywords::is_reserved(text, d))
+        matches!(&self.peek().tok, Tok::Word { text, quoted: false }
+            if keywords::is_reserved(text, Dialect::Modern) || keywords::is_reserved(text, Dialect::Old))
     }
 
     fn expect_kw(&mut self, kw: &str) -> PResult<Pos> {
