@@ -498,13 +498,23 @@ mod tests {
     fn words_and_punctuation() {
         assert_eq!(
             words("table t { a, b = c => d } <x> !y"),
-            w(&["table", "t", "LBrace", "a", "Comma", "b", "Eq", "c", "Arrow", "d", "RBrace",
-                "LAngle", "x", "RAngle", "Bang", "y", "NL"])
+            w(&[
+                "table", "t", "LBrace", "a", "Comma", "b", "Eq", "c", "Arrow", "d", "RBrace",
+                "LAngle", "x", "RAngle", "Bang", "y", "NL"
+            ])
         );
         // URLs, paths after a letter, IPv6, unit numbers are single words.
         assert_eq!(
             words("tls+auth://u@h:587 file:/etc/x ::1 2001:db8::1 35M 4d"),
-            w(&["tls+auth://u@h:587", "file:/etc/x", "::1", "2001:db8::1", "35M", "4d", "NL"])
+            w(&[
+                "tls+auth://u@h:587",
+                "file:/etc/x",
+                "::1",
+                "2001:db8::1",
+                "35M",
+                "4d",
+                "NL"
+            ])
         );
         // `%`, `/`, `@`, `*`, `-` cannot start a word.
         assert_eq!(words("%{x}"), w(&["?%", "LBrace", "x", "RBrace", "NL"]));
@@ -543,7 +553,10 @@ mod tests {
 
     #[test]
     fn crlf() {
-        assert_eq!(words("a b\r\nc \\\r\nd\r\n"), w(&["a", "b", "NL", "c", "d", "NL"]));
+        assert_eq!(
+            words("a b\r\nc \\\r\nd\r\n"),
+            w(&["a", "b", "NL", "c", "d", "NL"])
+        );
         // A lone CR is not whitespace.
         assert_eq!(words("a\rb"), w(&["a", "?\r", "b", "NL"]));
     }
@@ -561,8 +574,10 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            w(&["x", "a", "LBrace", "b", "RBrace", "y", "Newline", "a", "LBrace", "b", "RBrace",
-                "a", "LBrace", "b", "RBrace", "Newline"])
+            w(&[
+                "x", "a", "LBrace", "b", "RBrace", "y", "Newline", "a", "LBrace", "b", "RBrace",
+                "a", "LBrace", "b", "RBrace", "Newline"
+            ])
         );
         // Expanded tokens carry the position of `$m`.
         assert_eq!((toks[2].1, toks[2].2), (1, 3));

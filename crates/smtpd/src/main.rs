@@ -4,6 +4,7 @@
 //! (`-x ROLE`), the delivery worker (`-x worker`) and the configuration
 //! check (`-n`). See ARCHITECTURE.md for the process design.
 
+mod check;
 mod child;
 mod cli;
 mod conf;
@@ -28,8 +29,7 @@ fn main() -> ExitCode {
         None => {}
     }
     if cli.check {
-        eprintln!("smtpd: -n needs the config parser (not merged yet)");
-        return ExitCode::FAILURE;
+        return check::main(&cli);
     }
     parent::main(cli)
 }

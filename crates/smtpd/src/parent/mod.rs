@@ -7,6 +7,7 @@
 //! whole server with a non-zero status; SIGTERM/SIGINT stop it in order.
 
 mod host;
+pub use host::server_name;
 mod privileged;
 pub mod setup;
 mod spawn;

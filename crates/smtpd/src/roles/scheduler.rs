@@ -53,7 +53,12 @@ async fn run(mut ctx: Ctx<ToScheduler>) -> Result<()> {
             max_msg_batch_size: cfg.scheduler.max_msg_batch_size as usize,
             max_schedule: cfg.scheduler.max_schedule as usize,
         },
-        delay_warnings: cfg.bounce.warn_interval.iter().map(|d| d.as_secs()).collect(),
+        delay_warnings: cfg
+            .bounce
+            .warn_interval
+            .iter()
+            .map(|d| d.as_secs())
+            .collect(),
     });
     for s in &ctx.rt.paused {
         if let Some(k) = kind_of(*s) {
@@ -148,13 +153,27 @@ fn handle(sched: &mut Scheduler, queue: &smtpd_ipc::Sender<ToQueue>, msg: ToSche
                     return;
                 }
                 SchedOutcome::Delivered => DeliveryOutcome::Ok,
-                SchedOutcome::TempFail => DeliveryOutcome::tempfail(EnhancedStatus::new(4, 0, 0), ""),
-                SchedOutcome::PermFail => DeliveryOutcome::permfail(EnhancedStatus::new(5, 0, 0), ""),
+                SchedOutcome::TempFail => {
+                    DeliveryOutcome::tempfail(EnhancedStatus::new(4, 0, 0), "")
+                }
+                SchedOutcome::PermFail => {
+                    DeliveryOutcome::permfail(EnhancedStatus::new(5, 0, 0), "")
+                }
             };
             match sched.outcome(evpid, &o, now()) {
                 Ok(Verdict::Done) | Ok(Verdict::Bounce) | Ok(Verdict::Retry { .. }) => {}
-                Ok(Verdict::Expired) => send(queue, ToQueue::Expire { evpids: vec![evpid] }),
-                Ok(Verdict::Removed) => send(queue, ToQueue::Remove { evpids: vec![evpid] }),
+                Ok(Verdict::Expired) => send(
+                    queue,
+                    ToQueue::Expire {
+                        evpids: vec![evpid],
+                    },
+                ),
+                Ok(Verdict::Removed) => send(
+                    queue,
+                    ToQueue::Remove {
+                        evpids: vec![evpid],
+                    },
+                ),
                 Err(e) => debug!("scheduler: outcome for {evpid}: {e}"),
             }
         }
@@ -180,7 +199,12 @@ fn handle(sched: &mut Scheduler, queue: &smtpd_ipc::Sender<ToQueue>, msg: ToSche
         ToScheduler::Remove(t) => {
             let removal = sched.remove(target(t));
             if !removal.now.is_empty() {
-                send(queue, ToQueue::Remove { evpids: removal.now });
+                send(
+                    queue,
+                    ToQueue::Remove {
+                        evpids: removal.now,
+                    },
+                );
             }
         }
         ToScheduler::Shutdown => {}

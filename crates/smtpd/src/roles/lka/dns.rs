@@ -67,10 +67,11 @@ impl Dns {
         let Some(name) = name else {
             return (None, false);
         };
-        let confirmed = match tokio::time::timeout(TIMEOUT * 2, r.lookup_ip(format!("{name}."))).await {
-            Ok(Ok(ips)) => ips.iter().any(|ip| ip == addr),
-            _ => false,
-        };
+        let confirmed =
+            match tokio::time::timeout(TIMEOUT * 2, r.lookup_ip(format!("{name}."))).await {
+                Ok(Ok(ips)) => ips.iter().any(|ip| ip == addr),
+                _ => false,
+            };
         (Some(name), confirmed)
     }
 }

@@ -12,7 +12,9 @@
 //! seen are skipped (loops end there) and depth is limited.
 
 use smtpd_config::{Action, Config, Decision, LocalKind, Mapping, Method};
-use smtpd_table::alias::{lookup_alias, lookup_virtual, parse_expand_node, read_include, ExpandNode};
+use smtpd_table::alias::{
+    lookup_alias, lookup_virtual, parse_expand_node, read_include, ExpandNode,
+};
 use smtpd_table::{Service, Value};
 use smtpd_types::{EnhancedStatus, Envelope, EnvelopeFlags, EnvelopeKind, EvpId, MailAddr};
 use std::collections::HashSet;
@@ -41,7 +43,10 @@ pub struct Request<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Kind {
     /// An address; `internal` when it came out of an expansion.
-    Address { addr: MailAddr, internal: bool },
+    Address {
+        addr: MailAddr,
+        internal: bool,
+    },
     /// A local user name, under the action that produced it.
     User {
         name: String,
@@ -149,14 +154,23 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                 let decision = ruleset::decide(config, tables, &subject).map_err(Failure::temp)?;
                 let name = match decision {
                     Some(Decision::Action(name)) => name,
-                    Some(Decision::Reject) | None => return Err(reject_for(addr, config, tables, req)),
+                    Some(Decision::Reject) | None => {
+                        return Err(reject_for(addr, config, tables, req))
+                    }
                 };
                 let action = config
                     .action(&name)
                     .ok_or_else(|| Failure::temp(format!("rule names unknown action {name}")))?;
                 match &action.method {
                     Method::Relay(_) => {
-                        out.push(envelope(lka, req, action, EnvelopeKind::Mta, addr.clone(), None));
+                        out.push(envelope(
+                            lka,
+                            req,
+                            action,
+                            EnvelopeKind::Mta,
+                            addr.clone(),
+                            None,
+                        ));
                     }
                     Method::Local(local) => match &local.mapping {
                         Some(Mapping::Virtual(t)) => {
@@ -165,9 +179,12 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                             let found = lookup_virtual(table.as_ref(), &user, &addr.domain, delim)
                                 .map_err(Failure::temp)?
                                 .ok_or_else(Failure::invalid)?;
-                            children.extend(found.nodes.into_iter().filter_map(|n| {
-                                child(&node, n, &name, addr, None, delim)
-                            }));
+                            children.extend(
+                                found
+                                    .nodes
+                                    .into_iter()
+                                    .filter_map(|n| child(&node, n, &name, addr, None, delim)),
+                            );
                         }
                         _ => children.push(Node {
                             kind: Kind::User {
@@ -191,9 +208,13 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                 if !same_user {
                     if let Some(Mapping::Alias(t)) = &local.mapping {
                         let table = tables.get(t).map_err(Failure::temp)?;
-                        if let Some(found) = lookup_alias(table.as_ref(), name, delim).map_err(Failure::temp)? {
+                        if let Some(found) =
+                            lookup_alias(table.as_ref(), name, delim).map_err(Failure::temp)?
+                        {
                             for n in found.nodes {
-                                if let Some(c) = child(&node, n, &action.name, &node.dest, None, delim) {
+                                if let Some(c) =
+                                    child(&node, n, &action.name, &node.dest, None, delim)
+                                {
                                     children.push(c);
                                 }
                             }
@@ -208,8 +229,8 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                     .map_err(Failure::temp)?
                     .ok_or_else(Failure::invalid)?;
                 // With `user NAME`, only that user's .forward is read.
-                let read_forward = *same_user
-                    || local.user.as_deref().map(|u| u == bare).unwrap_or(true);
+                let read_forward =
+                    *same_user || local.user.as_deref().map(|u| u == bare).unwrap_or(true);
                 let forwarded = if read_forward && !*same_user {
                     lka.open_forward(&user).await.map_err(Failure::temp)?
                 } else {
@@ -221,7 +242,9 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                             Failure::temp(format!("~{}/.forward: {e}", user.username))
                         })?;
                         for n in items {
-                            if let Some(c) = child(&node, n, &action.name, &node.dest, Some(&bare), delim) {
+                            if let Some(c) =
+                                child(&node, n, &action.name, &node.dest, Some(&bare), delim)
+                            {
                                 children.push(c);
                             }
                         }
@@ -234,8 +257,14 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                         }
                         LocalKind::ExpandOnly => return Err(Failure::invalid()),
                         _ => {
-                            let mut e =
-                                envelope(lka, req, action, EnvelopeKind::Mda, node.dest.clone(), Some(&user.username));
+                            let mut e = envelope(
+                                lka,
+                                req,
+                                action,
+                                EnvelopeKind::Mda,
+                                node.dest.clone(),
+                                Some(&user.username),
+                            );
                             e.mda_subaddress = node
                                 .dest
                                 .tag(delim)
@@ -268,7 +297,14 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                         text: "Files and commands are not run as root".into(),
                     });
                 }
-                let mut e = envelope(lka, req, action, EnvelopeKind::Mda, node.dest.clone(), Some(&as_user));
+                let mut e = envelope(
+                    lka,
+                    req,
+                    action,
+                    EnvelopeKind::Mda,
+                    node.dest.clone(),
+                    Some(&as_user),
+                );
                 match &node.kind {
                     Kind::File(p) => e.mda_file = Some(p.clone()),
                     _ => e.mda_exec = Some(path.clone()),
@@ -415,7 +451,11 @@ fn split_items(line: &str) -> Vec<&str> {
 }
 
 /// Look a user up in a userbase (`None` = the system users).
-pub fn userinfo(tables: &Tables, userbase: Option<&str>, user: &str) -> Result<Option<UserInfo>, smtpd_table::TableError> {
+pub fn userinfo(
+    tables: &Tables,
+    userbase: Option<&str>,
+    user: &str,
+) -> Result<Option<UserInfo>, smtpd_table::TableError> {
     let table = tables.get(userbase.unwrap_or("getpwnam"))?;
     Ok(match table.lookup(Service::Userinfo, user)? {
         Some(Value::Userinfo(u)) => {
@@ -446,7 +486,12 @@ fn envelope(
     mda_user: Option<&str>,
 ) -> Envelope {
     let s = req.session;
-    let mut e = Envelope::new(EvpId::random_in(req.tx.msgid), kind, req.tx.mail_from.clone(), req.rcpt.clone());
+    let mut e = Envelope::new(
+        EvpId::random_in(req.tx.msgid),
+        kind,
+        req.tx.mail_from.clone(),
+        req.rcpt.clone(),
+    );
     e.dest = dest;
     e.dispatcher = action.name.clone();
     e.tag = s.tag.clone();

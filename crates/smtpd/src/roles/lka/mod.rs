@@ -108,7 +108,8 @@ impl Lka {
                 userbase,
                 user,
             } => {
-                let result = expand::userinfo(&self.tables, userbase.as_deref(), &user).map_err(|e| e.to_string());
+                let result = expand::userinfo(&self.tables, userbase.as_deref(), &user)
+                    .map_err(|e| e.to_string());
                 self.peers.mda().send(ToMda::UserInfo { req, result })
             }
             ToLka::Forward { .. } | ToLka::Shutdown => Ok(()),
@@ -128,7 +129,9 @@ impl Lka {
                 user: user.clone(),
             })
             .map_err(|e| e.to_string())?;
-        let (reply, mut fds) = rx.await.map_err(|_| "the parent did not answer".to_string())?;
+        let (reply, mut fds) = rx
+            .await
+            .map_err(|_| "the parent did not answer".to_string())?;
         match reply {
             ToLka::Forward { found: true, .. } => {
                 let fd: OwnedFd = fds.pop().ok_or("forward file descriptor missing")?;

@@ -36,7 +36,11 @@ pub fn first_match<'c>(
 }
 
 /// The decision of the first matching rule.
-pub fn decide(config: &Config, tables: &Tables, s: &Subject<'_>) -> Result<Option<Decision>, TableError> {
+pub fn decide(
+    config: &Config,
+    tables: &Tables,
+    s: &Subject<'_>,
+) -> Result<Option<Decision>, TableError> {
     Ok(first_match(config, tables, s)?.map(|(_, r)| r.decision.clone()))
 }
 

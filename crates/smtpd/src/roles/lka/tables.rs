@@ -29,7 +29,12 @@ impl Tables {
         for def in &config.tables {
             let spec = spec_of(&def.name, &def.source)?.with_subaddr_delim(delim);
             let t = smtpd_table::open(&spec).map_err(|e| {
-                anyhow!("{}:{}: table {}: {e}", def.span.file, def.span.line, def.name)
+                anyhow!(
+                    "{}:{}: table {}: {e}",
+                    def.span.file,
+                    def.span.line,
+                    def.name
+                )
             })?;
             map.insert(def.name.clone(), Arc::from(t));
         }
@@ -82,8 +87,14 @@ fn builtin_specs(rt: &RuntimeConfig) -> Vec<(&'static str, TableSpec)> {
     vec![
         ("localhost", TableSpec::inline_list("localhost", localhost)),
         ("anyhost", TableSpec::inline_list("anyhost", anyhost)),
-        ("localnames", TableSpec::inline_list("localnames", localnames)),
-        ("anydestination", TableSpec::inline_list("anydestination", anydest)),
+        (
+            "localnames",
+            TableSpec::inline_list("localnames", localnames),
+        ),
+        (
+            "anydestination",
+            TableSpec::inline_list("anydestination", anydest),
+        ),
         ("getpwnam", TableSpec::getpwnam("getpwnam")),
     ]
 }

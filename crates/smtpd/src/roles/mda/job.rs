@@ -3,7 +3,9 @@
 //! headers a final delivery adds, and the environment of programs.
 
 use smtpd_config::{Action, Config, LocalKind, Method as ActionMethod};
-use smtpd_delivery::{delivery_headers, expand, expand_wrapper, DeliveryContext, MdaEnv, UserInfo as DUser};
+use smtpd_delivery::{
+    delivery_headers, expand, expand_wrapper, DeliveryContext, MdaEnv, UserInfo as DUser,
+};
 use smtpd_types::{DeliveryOutcome, EnhancedStatus, Envelope};
 use std::path::Path;
 
@@ -23,6 +25,7 @@ pub fn build(
     env: &Envelope,
     action: &Action,
     user: &UserInfo,
+    privileged: bool,
 ) -> Result<Job, DeliveryOutcome> {
     let delim = config.smtp.sub_addr_delim;
     let ctx = DeliveryContext {
@@ -39,7 +42,10 @@ pub fn build(
     };
     let fmt = |template: &str| {
         expand(template, &ctx).map_err(|e| {
-            DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 5), format!("bad format in {template:?}: {e}"))
+            DeliveryOutcome::tempfail(
+                EnhancedStatus::new(4, 3, 5),
+                format!("bad format in {template:?}: {e}"),
+            )
         })
     };
     let program_env = || MdaEnv::new(&ctx, "/bin/sh").to_pairs();
@@ -63,7 +69,10 @@ pub fn build(
         };
         match &local.kind {
             LocalKind::Mbox => Method::Mbox {
-                path: mailbox_dir.join(&user.username).to_string_lossy().into_owned(),
+                path: mailbox_dir
+                    .join(&user.username)
+                    .to_string_lossy()
+                    .into_owned(),
             },
             LocalKind::Maildir { path, junk } => {
                 let template = match path.as_deref() {
@@ -79,11 +88,22 @@ pub fn build(
             LocalKind::Mda { command } => {
                 let mut cmd = fmt(command)?;
                 if let Some(w) = &local.wrapper {
-                    let wrapper = config.mda.wrappers.iter().find(|x| &x.name == w).ok_or_else(|| {
-                        DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 5), format!("unknown mda wrapper {w}"))
-                    })?;
+                    let wrapper = config
+                        .mda
+                        .wrappers
+                        .iter()
+                        .find(|x| &x.name == w)
+                        .ok_or_else(|| {
+                            DeliveryOutcome::tempfail(
+                                EnhancedStatus::new(4, 3, 5),
+                                format!("unknown mda wrapper {w}"),
+                            )
+                        })?;
                     cmd = expand_wrapper(&wrapper.command, &ctx, &cmd).map_err(|e| {
-                        DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 5), format!("mda wrapper {w}: {e}"))
+                        DeliveryOutcome::tempfail(
+                            EnhancedStatus::new(4, 3, 5),
+                            format!("mda wrapper {w}: {e}"),
+                        )
                     })?;
                 }
                 Method::Command {
@@ -112,7 +132,10 @@ pub fn build(
             }
         }
     };
-    if user.uid == 0 && !matches!(method, Method::Mbox { .. }) {
+    // Root's mail is not written by programs or into files as root (only
+    // plain mbox); in development mode everything runs as the invoking
+    // user anyway, whoever that is.
+    if privileged && user.uid == 0 && !matches!(method, Method::Mbox { .. }) {
         return Err(DeliveryOutcome::permfail(
             EnhancedStatus::new(5, 7, 1),
             "MDA not allowed to deliver to root (use an alias)",

@@ -155,7 +155,10 @@ impl Mda {
         let local = match &action.method {
             smtpd_config::Method::Local(l) => l.clone(),
             smtpd_config::Method::Relay(_) => {
-                let o = DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 5), "relay action on a local envelope");
+                let o = DeliveryOutcome::tempfail(
+                    EnhancedStatus::new(4, 3, 5),
+                    "relay action on a local envelope",
+                );
                 return self.report(env.id, o);
             }
         };
@@ -199,7 +202,10 @@ impl Mda {
             user: name,
         }) {
             self.user_reqs.remove(&req);
-            self.fail_job(id, DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), format!("lka: {e}")));
+            self.fail_job(
+                id,
+                DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), format!("lka: {e}")),
+            );
         }
     }
 
@@ -209,7 +215,9 @@ impl Mda {
     }
 
     fn user_found(&mut self, req: ReqId, result: Result<Option<UserInfo>, String>) {
-        let Some((id, key)) = self.user_reqs.remove(&req) else { return };
+        let Some((id, key)) = self.user_reqs.remove(&req) else {
+            return;
+        };
         match result {
             Ok(Some(u)) => {
                 self.users.insert(key, (u.clone(), Instant::now()));
@@ -221,16 +229,23 @@ impl Mda {
             ),
             Err(e) => self.fail_job(
                 id,
-                DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), format!("user lookup failed: {e}")),
+                DeliveryOutcome::tempfail(
+                    EnhancedStatus::new(4, 3, 0),
+                    format!("user lookup failed: {e}"),
+                ),
             ),
         }
     }
 
     /// The user is known: build the job and hand it to a worker.
     fn have_user(&mut self, id: u64, user: UserInfo) {
-        let Some(d) = self.jobs.get_mut(&id) else { return };
+        let Some(d) = self.jobs.get_mut(&id) else {
+            return;
+        };
         let config = &self.rt.config;
-        let Some(action) = config.action(&d.env.dispatcher) else { return };
+        let Some(action) = config.action(&d.env.dispatcher) else {
+            return;
+        };
         let job = match job::build(
             config,
             &self.rt.paths.mailbox_dir,
@@ -239,6 +254,7 @@ impl Mda {
             &d.env,
             action,
             &user,
+            self.rt.privileged,
         ) {
             Ok(j) => j,
             Err(o) => return self.fail_job(id, o),
@@ -260,7 +276,10 @@ impl Mda {
         let limits = &self.rt.config.mda;
         let max = limits.limits.max_session as usize;
         let per_user = limits.limits.max_session_per_user as usize;
-        if self.pool.waiting(&key) == 0 || self.pool.total() >= max || self.pool.for_user(&key) >= per_user {
+        if self.pool.waiting(&key) == 0
+            || self.pool.total() >= max
+            || self.pool.for_user(&key) >= per_user
+        {
             return;
         }
         let req = self.next_req();
@@ -274,13 +293,26 @@ impl Mda {
             warn!("mda: asking the parent for a worker: {e}");
             self.starts.remove(&req);
             for j in self.pool.start_failed(key) {
-                self.fail_job(j.id, DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), "cannot start a delivery"));
+                self.fail_job(
+                    j.id,
+                    DeliveryOutcome::tempfail(
+                        EnhancedStatus::new(4, 3, 0),
+                        "cannot start a delivery",
+                    ),
+                );
             }
         }
     }
 
-    fn started(&mut self, req: ReqId, result: Result<(), String>, fd: Option<std::os::fd::OwnedFd>) {
-        let Some(key) = self.starts.remove(&req) else { return };
+    fn started(
+        &mut self,
+        req: ReqId,
+        result: Result<(), String>,
+        fd: Option<std::os::fd::OwnedFd>,
+    ) {
+        let Some(key) = self.starts.remove(&req) else {
+            return;
+        };
         match (result, fd) {
             (Ok(()), Some(sock)) => self.pool.add(key, sock, self.done_tx.clone()),
             (r, _) => {
@@ -289,7 +321,10 @@ impl Mda {
                 for j in self.pool.start_failed(key) {
                     self.fail_job(
                         j.id,
-                        DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), format!("cannot start a delivery: {why}")),
+                        DeliveryOutcome::tempfail(
+                            EnhancedStatus::new(4, 3, 0),
+                            format!("cannot start a delivery: {why}"),
+                        ),
                     );
                 }
             }
@@ -298,16 +333,18 @@ impl Mda {
 
     fn finished(&mut self, f: Finished) {
         self.pool.finished(f.key, f.worker, f.dead);
-        let outcome = f
-            .done
-            .outcomes
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), "no outcome"));
+        let outcome = f.done.outcomes.into_iter().next().unwrap_or_else(|| {
+            DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), "no outcome")
+        });
         self.fail_job(f.done.id, outcome);
         // Waiting jobs may need more workers now.
         for key in self.pool.keys_waiting() {
-            if let Some(u) = self.users.values().find(|(u, _)| (u.uid, u.gid) == (key.0, key.1)).map(|(u, _)| u.clone()) {
+            if let Some(u) = self
+                .users
+                .values()
+                .find(|(u, _)| (u.uid, u.gid) == (key.0, key.1))
+                .map(|(u, _)| u.clone())
+            {
                 self.grow(key, &u);
             }
         }
@@ -315,7 +352,9 @@ impl Mda {
 
     /// A job ended (or could not start): log it and tell the queue.
     fn fail_job(&mut self, id: u64, outcome: DeliveryOutcome) {
-        let Some(d) = self.jobs.remove(&id) else { return };
+        let Some(d) = self.jobs.remove(&id) else {
+            return;
+        };
         log_delivery(&d, &outcome);
         self.report(d.env.id, outcome);
     }
@@ -330,7 +369,11 @@ impl Mda {
 /// OpenSMTPD's delivery log line.
 fn log_delivery(d: &Delivery, o: &DeliveryOutcome) {
     let env = &d.env;
-    let from = env.sender.as_ref().map(|a| a.to_string()).unwrap_or_default();
+    let from = env
+        .sender
+        .as_ref()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let user = d.user.as_ref().map(|u| u.username.as_str()).unwrap_or("-");
     let delay = now().saturating_sub(env.ctime);
     let (result, stat) = match o {

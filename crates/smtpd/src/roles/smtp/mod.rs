@@ -66,7 +66,11 @@ fn raise_fd_limit() -> usize {
     ((limit as usize).saturating_sub(64) / 2).max(16)
 }
 
-async fn run(mut ctx: Ctx<ToSmtp>, listeners: Vec<(usize, SocketAddr, OwnedFd)>, max_sessions: usize) -> Result<()> {
+async fn run(
+    mut ctx: Ctx<ToSmtp>,
+    listeners: Vec<(usize, SocketAddr, OwnedFd)>,
+    max_sessions: usize,
+) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (pause_tx, pause_rx) = watch::channel(ctx.rt.paused.contains(&Subsystem::Smtp));
     let shared = Arc::new(Shared {
@@ -82,7 +86,13 @@ async fn run(mut ctx: Ctx<ToSmtp>, listeners: Vec<(usize, SocketAddr, OwnedFd)>,
         let std_listener = std::net::TcpListener::from(fd);
         std_listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(std_listener).context("listener")?;
-        tokio::spawn(accept_loop(shared.clone(), listener, index, addr, pause_rx.clone()));
+        tokio::spawn(accept_loop(
+            shared.clone(),
+            listener,
+            index,
+            addr,
+            pause_rx.clone(),
+        ));
     }
     while let Some(ev) = ctx.inbox.recv().await {
         match ev {

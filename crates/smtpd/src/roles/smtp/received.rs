@@ -29,7 +29,12 @@ pub fn header(t: &Trace<'_>) -> String {
         if rdns.is_empty() {
             h.push_str(&format!("from {} ([{}])\n\t", sanitize(t.helo), t.client));
         } else {
-            h.push_str(&format!("from {} ({} [{}])\n\t", sanitize(t.helo), rdns, t.client));
+            h.push_str(&format!(
+                "from {} ({} [{}])\n\t",
+                sanitize(t.helo),
+                rdns,
+                t.client
+            ));
         }
     }
     let mut with = String::new();
@@ -47,14 +52,23 @@ pub fn header(t: &Trace<'_>) -> String {
     if let Some(r) = &t.for_rcpt {
         h.push_str(&format!("\n\tfor <{}>", sanitize(r)));
     }
-    h.push_str(&format!(";\n\t{}\n", Local::now().format("%a, %d %b %Y %H:%M:%S %z")));
+    h.push_str(&format!(
+        ";\n\t{}\n",
+        Local::now().format("%a, %d %b %Y %H:%M:%S %z")
+    ));
     h
 }
 
 /// Client-given text must not break the header.
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() || c == '(' || c == ')' { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || c == '(' || c == ')' {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

@@ -9,8 +9,8 @@
 use smtpd_config::Listener;
 use smtpd_ipc::ChannelError;
 use smtpd_proto::{
-    parse_command, start_data, BdatReceiver, BdatStatus, Capabilities, Command, CommandBuffer,
-    ContentLimits, DataReceiver, DataStatus, MailFrom, ParseOptions, RcptTo, Recipient, Reply,
+    parse_command, start_data, BdatReceiver, Capabilities, Command, CommandBuffer, ContentLimits,
+    DataReceiver, DataStatus, MailFrom, ParseOptions, RcptTo, Recipient, Reply,
 };
 use smtpd_types::{EnhancedStatus, Envelope, MailAddr, MsgId};
 use std::collections::HashSet;
@@ -47,13 +47,22 @@ const MAX_USELESS: u32 = 100;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Run a session until the client leaves, misbehaves, or the server stops.
-pub async fn run(sh: Arc<Shared>, stream: TcpStream, peer: SocketAddr, listener: usize, local: SocketAddr) {
+pub async fn run(
+    sh: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: usize,
+    local: SocketAddr,
+) {
     let conf = sh.rt.config.listeners.get(listener).cloned();
     let Some(conf) = conf else {
         warn!("smtp: no listener {listener} in the configuration");
         return;
     };
-    let hostname = conf.hostname.clone().unwrap_or_else(|| sh.rt.hostname.clone());
+    let hostname = conf
+        .hostname
+        .clone()
+        .unwrap_or_else(|| sh.rt.hostname.clone());
     let id: u64 = rand::random();
     let mut caps = Capabilities::server_default(sh.rt.config.smtp.max_message_size);
     caps.dsn = !conf.no_dsn;
@@ -84,7 +93,10 @@ pub async fn run(sh: Arc<Shared>, stream: TcpStream, peer: SocketAddr, listener:
         caps,
         pending_discard: None,
     };
-    info!("{id:016x} smtp connected address={} local={local}", peer.ip());
+    info!(
+        "{id:016x} smtp connected address={} local={local}",
+        peer.ip()
+    );
     s.start_rdns(peer);
     let reason = s.serve().await;
     if let Some(tx) = s.tx.take() {
@@ -163,7 +175,10 @@ impl Session {
             .sh
             .peers
             .lka()
-            .send(ToLka::Rdns { req, addr: peer.ip() })
+            .send(ToLka::Rdns {
+                req,
+                addr: peer.ip(),
+            })
             .is_ok()
         {
             self.rdns = Some(rx);
@@ -174,11 +189,16 @@ impl Session {
 
     /// Take the reverse DNS answer if it came, waiting at most `wait`.
     async fn settle_rdns(&mut self, wait: Duration) {
-        let Some(mut rx) = self.rdns.take() else { return };
+        let Some(mut rx) = self.rdns.take() else {
+            return;
+        };
         let got = if wait.is_zero() {
             rx.try_recv().ok()
         } else {
-            tokio::time::timeout(wait, &mut rx).await.ok().and_then(|r| r.ok())
+            tokio::time::timeout(wait, &mut rx)
+                .await
+                .ok()
+                .and_then(|r| r.ok())
         };
         match got {
             Some((ToSmtp::Rdns { name, .. }, _)) => self.info.rdns = name,
@@ -212,7 +232,9 @@ impl Session {
                     let n = self.cmds.feed(&self.input);
                     self.input.drain(..n);
                 }
-                let Some(line) = self.cmds.next_line() else { break };
+                let Some(line) = self.cmds.next_line() else {
+                    break;
+                };
                 let next = match line {
                     Err(e) => {
                         self.errors += 1;
@@ -231,7 +253,11 @@ impl Session {
                     return why;
                 }
                 if self.errors > MAX_ERRORS || self.useless > MAX_USELESS {
-                    self.reply(r(421, (4, 7, 0), "Too many errors or useless commands: closing"));
+                    self.reply(r(
+                        421,
+                        (4, 7, 0),
+                        "Too many errors or useless commands: closing",
+                    ));
                     let _ = self.flush().await;
                     return "hog";
                 }
@@ -281,7 +307,8 @@ impl Session {
         };
         match cmd {
             Command::Helo(name) | Command::Ehlo(name) | Command::Lhlo(name) => {
-                let esmtp = !matches!(line.first(), Some(b'h' | b'H')) || line.len() > 4 && line[..4].eq_ignore_ascii_case(b"EHLO");
+                let esmtp = !matches!(line.first(), Some(b'h' | b'H'))
+                    || line.len() > 4 && line[..4].eq_ignore_ascii_case(b"EHLO");
                 self.hello(name, esmtp);
                 Next::Continue
             }
@@ -327,7 +354,11 @@ impl Session {
             }
             Command::Vrfy(_) => {
                 self.useless += 1;
-                self.reply(r(252, (2, 5, 2), "Cannot VRFY user, but will accept message"));
+                self.reply(r(
+                    252,
+                    (2, 5, 2),
+                    "Cannot VRFY user, but will accept message",
+                ));
                 Next::Continue
             }
             Command::Expn(_) => {
@@ -342,7 +373,11 @@ impl Session {
             }
             Command::Auth { .. } => {
                 self.errors += 1;
-                self.reply(r(503, (5, 5, 1), "Authentication is not available on this listener"));
+                self.reply(r(
+                    503,
+                    (5, 5, 1),
+                    "Authentication is not available on this listener",
+                ));
                 Next::Continue
             }
         }
@@ -371,7 +406,10 @@ impl Session {
         }
     }
 
-    async fn ask(&mut self, make: impl FnOnce(ReqId) -> Result<(), ChannelError>) -> Option<PendingReply<ToSmtp>> {
+    async fn ask(
+        &mut self,
+        make: impl FnOnce(ReqId) -> Result<(), ChannelError>,
+    ) -> Option<PendingReply<ToSmtp>> {
         let (req, rx) = self.sh.pending.register();
         if let Err(e) = make(req) {
             warn!("{} smtp: {e}", self.id());
@@ -401,19 +439,42 @@ impl Session {
         }
         let max = self.sh.rt.config.smtp.max_message_size;
         if m.params.size.unwrap_or(0) > max {
-            return self.reply(r(552, (5, 3, 4), format!("Message too big: limit is {max} bytes")));
+            return self.reply(r(
+                552,
+                (5, 3, 4),
+                format!("Message too big: limit is {max} bytes"),
+            ));
         }
         let queue = self.sh.peers.queue();
-        let answer = self.ask(|req| queue.send(ToQueue::CreateMessage { req })).await;
+        let answer = self
+            .ask(|req| queue.send(ToQueue::CreateMessage { req }))
+            .await;
         let (msgid, file) = match answer {
-            Some((ToSmtp::MessageCreated { result: Ok(msgid), .. }, mut fds)) => match fds.pop() {
+            Some((
+                ToSmtp::MessageCreated {
+                    result: Ok(msgid), ..
+                },
+                mut fds,
+            )) => match fds.pop() {
                 Some(fd) => (msgid, File::from(OwnedFd::from(fd))),
                 None => return self.reply(r(451, (4, 3, 0), "Temporary failure: no message file")),
             },
-            Some((ToSmtp::MessageCreated { result: Err(QueueFailure::NoRoom), .. }, _)) => {
+            Some((
+                ToSmtp::MessageCreated {
+                    result: Err(QueueFailure::NoRoom),
+                    ..
+                },
+                _,
+            )) => {
                 return self.reply(r(452, (4, 3, 1), "Insufficient system storage"));
             }
-            _ => return self.reply(r(451, (4, 3, 0), "Temporary failure: cannot queue mail now")),
+            _ => {
+                return self.reply(r(
+                    451,
+                    (4, 3, 0),
+                    "Temporary failure: cannot queue mail now",
+                ))
+            }
         };
         self.tx = Some(Tx {
             msgid,
@@ -448,13 +509,13 @@ impl Session {
             Recipient::Mailbox(a) => a,
             Recipient::Postmaster => MailAddr::new("postmaster", self.info.smtpname.clone()),
         };
-        self.settle_rdns(RDNS_WAIT).await;
         let txinfo = TxInfo {
             msgid: tx.msgid,
             mail_from: tx.mail_from.clone(),
             dsn_ret: tx.ret,
             dsn_envid: tx.envid.clone(),
         };
+        self.settle_rdns(RDNS_WAIT).await;
         let lka = self.sh.peers.lka();
         let session = self.info.clone();
         let orcpt = rc.params.orcpt.as_ref().map(|o| o.to_param());
@@ -473,20 +534,36 @@ impl Session {
             })
             .await;
         let rep = match answer {
-            Some((ToSmtp::Expanded { result: Expansion::Accepted(envs), .. }, _)) => {
+            Some((
+                ToSmtp::Expanded {
+                    result: Expansion::Accepted(envs),
+                    ..
+                },
+                _,
+            )) => {
                 if let Some(tx) = &mut self.tx {
                     tx.envelopes.extend(envs);
                     tx.rcpts.push(rcpt.clone());
                 }
                 r(250, (2, 1, 5), "Recipient ok")
             }
-            Some((ToSmtp::Expanded { result: Expansion::Rejected { code, status, text }, .. }, _)) => {
+            Some((
+                ToSmtp::Expanded {
+                    result: Expansion::Rejected { code, status, text },
+                    ..
+                },
+                _,
+            )) => {
                 self.errors += 1;
                 Reply::new(code, Some(status), format!("{text}: <{rcpt}>"))
             }
-            Some((ToSmtp::Expanded { result: Expansion::TempFail { text }, .. }, _)) => {
-                Reply::new(451, Some(EnhancedStatus::new(4, 3, 0)), text)
-            }
+            Some((
+                ToSmtp::Expanded {
+                    result: Expansion::TempFail { text },
+                    ..
+                },
+                _,
+            )) => Reply::new(451, Some(EnhancedStatus::new(4, 3, 0)), text),
             _ => r(451, (4, 3, 0), "Temporary failure"),
         };
         if rep.code >= 400 {
@@ -634,7 +711,10 @@ impl Session {
             let mut d = BdatReceiver::discarding();
             d.start_chunk(size, last);
             self.errors += 1;
-            self.pending_discard = Some((d, refusal.unwrap_or_else(|| r(503, (5, 5, 1), "Need MAIL before BDAT"))));
+            self.pending_discard = Some((
+                d,
+                refusal.unwrap_or_else(|| r(503, (5, 5, 1), "Need MAIL before BDAT")),
+            ));
             return Next::Bdat;
         }
         let limits = self.limits();
@@ -662,7 +742,8 @@ impl Session {
             };
             if !out.is_empty() {
                 if let Some(tx) = &mut self.tx {
-                    if discard.is_none() && tx.failed.is_none() && tx.file.write_all(&out).is_err() {
+                    if discard.is_none() && tx.failed.is_none() && tx.file.write_all(&out).is_err()
+                    {
                         tx.failed = Some(r(452, (4, 3, 1), "Insufficient system storage"));
                     }
                 }
@@ -802,12 +883,24 @@ impl Session {
                 for (evpid, from, to) in logged {
                     info!("{id} smtp envelope evpid={evpid:016x} from=<{from}> to=<{to}>");
                 }
-                r(250, (2, 0, 0), format!("{msgid} Message accepted for delivery"))
+                r(
+                    250,
+                    (2, 0, 0),
+                    format!("{msgid} Message accepted for delivery"),
+                )
             }
-            Some((ToSmtp::Committed { result: Err(QueueFailure::NoRoom), .. }, _)) => {
-                r(452, (4, 3, 1), "Insufficient system storage")
-            }
-            _ => r(451, (4, 3, 0), "Temporary failure: message not queued, try again"),
+            Some((
+                ToSmtp::Committed {
+                    result: Err(QueueFailure::NoRoom),
+                    ..
+                },
+                _,
+            )) => r(452, (4, 3, 1), "Insufficient system storage"),
+            _ => r(
+                451,
+                (4, 3, 0),
+                "Temporary failure: message not queued, try again",
+            ),
         }
     }
 
@@ -820,4 +913,3 @@ impl Session {
         }
     }
 }
-
