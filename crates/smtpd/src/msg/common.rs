@@ -15,16 +15,6 @@ pub enum Subsystem {
     Mda,
 }
 
-impl Subsystem {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Subsystem::Smtp => "smtp",
-            Subsystem::Mta => "mta",
-            Subsystem::Mda => "mda",
-        }
-    }
-}
-
 /// Where an SMTP client connected from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientAddr {

@@ -14,8 +14,8 @@ pub enum ToLka {
     /// recipient into final envelopes. Answered by `ToSmtp::Expanded`.
     Expand {
         req: ReqId,
-        session: SessionInfo,
-        tx: TxInfo,
+        session: Box<SessionInfo>,
+        tx: Box<TxInfo>,
         rcpt: MailAddr,
         notify: DsnNotify,
         orcpt: Option<String>,

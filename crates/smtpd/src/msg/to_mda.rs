@@ -59,13 +59,3 @@ impl HasShutdown for ToMda {
         matches!(self, ToMda::Shutdown)
     }
 }
-
-impl ToMda {
-    /// The request this message answers, if it is a reply.
-    pub fn reply_to(&self) -> Option<ReqId> {
-        match self {
-            ToMda::UserInfo { req, .. } | ToMda::Started { req, .. } => Some(*req),
-            _ => None,
-        }
-    }
-}

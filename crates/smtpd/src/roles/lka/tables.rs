@@ -2,7 +2,7 @@
 //! declares or generates, plus OpenSMTPD's builtins, opened once at start.
 
 use anyhow::{anyhow, Result};
-use smtpd_config::{Config, TableSource};
+use smtpd_config::TableSource;
 use smtpd_table::{Service, Table, TableError, TableSpec};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,13 +97,4 @@ fn builtin_specs(rt: &RuntimeConfig) -> Vec<(&'static str, TableSpec)> {
         ),
         ("getpwnam", TableSpec::getpwnam("getpwnam")),
     ]
-}
-
-/// The configuration's tables, re-checked for use by `smtpd -n`.
-pub fn open_for_check(config: &Config, name: &str) -> Result<Box<dyn Table>> {
-    let def = config
-        .table(name)
-        .ok_or_else(|| anyhow!("no table {name}"))?;
-    let spec = spec_of(&def.name, &def.source)?;
-    smtpd_table::open(&spec).map_err(|e| anyhow!("{e}"))
 }

@@ -15,18 +15,27 @@ use crate::msg::UserInfo;
 /// How long a delivery program may run.
 const PROGRAM_TIMEOUT_SECS: u64 = 300;
 
+/// What every job of this process shares.
+pub struct Setting<'a> {
+    pub config: &'a Config,
+    pub mailbox_dir: &'a Path,
+    /// Our name for LMTP's LHLO.
+    pub lhlo: &'a str,
+    /// Started as root (deliveries to root are restricted).
+    pub privileged: bool,
+}
+
 /// Build the job for `env`, delivered as `user`; an error is the outcome
 /// to report instead.
 pub fn build(
-    config: &Config,
-    mailbox_dir: &Path,
-    lhlo: &str,
+    set: &Setting<'_>,
     id: u64,
     env: &Envelope,
     action: &Action,
     user: &UserInfo,
-    privileged: bool,
 ) -> Result<Job, DeliveryOutcome> {
+    let (config, mailbox_dir, lhlo, privileged) =
+        (set.config, set.mailbox_dir, set.lhlo, set.privileged);
     let delim = config.smtp.sub_addr_delim;
     let ctx = DeliveryContext {
         sender: env.sender.clone(),

@@ -246,16 +246,13 @@ impl Mda {
         let Some(action) = config.action(&d.env.dispatcher) else {
             return;
         };
-        let job = match job::build(
+        let setting = job::Setting {
             config,
-            &self.rt.paths.mailbox_dir,
-            &self.rt.hostname,
-            id,
-            &d.env,
-            action,
-            &user,
-            self.rt.privileged,
-        ) {
+            mailbox_dir: &self.rt.paths.mailbox_dir,
+            lhlo: &self.rt.hostname,
+            privileged: self.rt.privileged,
+        };
+        let job = match job::build(&setting, id, &d.env, action, &user) {
             Ok(j) => j,
             Err(o) => return self.fail_job(id, o),
         };

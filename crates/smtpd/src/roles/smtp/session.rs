@@ -17,7 +17,6 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -456,7 +455,7 @@ impl Session {
                 },
                 mut fds,
             )) => match fds.pop() {
-                Some(fd) => (msgid, File::from(OwnedFd::from(fd))),
+                Some(fd) => (msgid, File::from(fd)),
                 None => return self.reply(r(451, (4, 3, 0), "Temporary failure: no message file")),
             },
             Some((
@@ -525,8 +524,8 @@ impl Session {
             .ask(|req| {
                 lka.send(ToLka::Expand {
                     req,
-                    session,
-                    tx: txinfo,
+                    session: Box::new(session),
+                    tx: Box::new(txinfo),
                     rcpt: rc2,
                     notify,
                     orcpt,
