@@ -6,8 +6,12 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod conf;
+pub mod dns;
 pub mod mailbox;
 pub mod procs;
+pub mod programs;
+pub mod spool;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

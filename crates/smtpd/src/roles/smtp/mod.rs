@@ -7,6 +7,7 @@
 //! descriptor limit (and resumes when sessions end), and drops clients
 //! that hog a session without doing useful work (`session.rs`).
 
+mod address;
 mod received;
 mod session;
 

@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
+use super::address;
 use super::received::{self, Trace};
 use super::Shared;
 use crate::msg::to_smtp::{Expansion, QueueFailure};
@@ -436,6 +437,16 @@ impl Session {
         if self.mails >= self.sh.rt.config.smtp.max_mails {
             return self.reply(r(452, (4, 5, 3), "Too many messages sent"));
         }
+        // The envelope file cannot hold a value that starts with a blank:
+        // refuse such an ENVID now rather than fail every commit with 451.
+        if m.params
+            .envid
+            .as_deref()
+            .is_some_and(|e| e.starts_with([' ', '\t']))
+        {
+            self.errors += 1;
+            return self.reply(smtpd_proto::CommandError::BadParameter("ENVID").reply());
+        }
         let max = self.sh.rt.config.smtp.max_message_size;
         if m.params.size.unwrap_or(0) > max {
             return self.reply(r(
@@ -478,7 +489,7 @@ impl Session {
         self.tx = Some(Tx {
             msgid,
             file: BufWriter::with_capacity(64 * 1024, file),
-            mail_from: m.sender,
+            mail_from: m.sender.map(address::canonical),
             smtputf8: m.params.smtputf8,
             ret: m.params.ret,
             envid: m.params.envid,
@@ -505,7 +516,7 @@ impl Session {
             return self.reply(r(452, (4, 5, 3), "Too many recipients"));
         }
         let rcpt = match rc.rcpt {
-            Recipient::Mailbox(a) => a,
+            Recipient::Mailbox(a) => address::canonical(a),
             Recipient::Postmaster => MailAddr::new("postmaster", self.info.smtpname.clone()),
         };
         let txinfo = TxInfo {
@@ -574,11 +585,10 @@ impl Session {
     fn log_failed(&self, line: &[u8], rep: &Reply) {
         let cmd: String = String::from_utf8_lossy(line).chars().take(128).collect();
         info!(
-            "{} smtp failed-command command=\"{}\" result=\"{} {}\"",
+            "{} smtp failed-command command=\"{}\" result=\"{}\"",
             self.id(),
             cmd.escape_default(),
-            rep.code,
-            rep.text().escape_default()
+            rep.to_string().escape_default()
         );
     }
 
