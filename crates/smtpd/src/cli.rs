@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use crate::msg::Subsystem;
 
+/// Seconds an SMTP session may stay idle (RFC 5321 §4.5.3.2: 5 minutes).
+pub const DEFAULT_SMTP_TIMEOUT: u64 = 300;
+
 /// smtpd — the mail server daemon.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "smtpd", version, disable_help_flag = false)]
@@ -79,6 +82,14 @@ pub struct Cli {
     /// Send DNS queries to this server instead of the system's.
     #[arg(long, value_name = "ADDR:PORT")]
     pub resolver: Option<SocketAddr>,
+
+    /// Close an SMTP session (421 4.4.2) after this many seconds without a
+    /// command, or without data during DATA/BDAT. RFC 5321 §4.5.3.2 asks
+    /// for at least 5 minutes, the default; shorter values are for tests
+    /// and for servers under attack.
+    #[arg(long = "smtp-timeout", value_name = "SECS", default_value_t = DEFAULT_SMTP_TIMEOUT,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub smtp_timeout: u64,
 
     /// Connect to MX hosts on this port instead of 25 (tests).
     #[arg(long = "mx-port", value_name = "N")]

@@ -701,3 +701,43 @@ fn hogs_and_long_lines() {
         .log
         .wait_for("smtp disconnected reason=hog", Duration::from_secs(5)));
 }
+
+#[test]
+fn idle_sessions_time_out() {
+    let mut args = support::dns::no_names();
+    args.extend(["--smtp-timeout".into(), "1".into()]);
+    let server = Server::start_opts(
+        &conf::basic(""),
+        support::Options {
+            args,
+            ..Default::default()
+        },
+    );
+    // Idle between commands.
+    let mut idle = server.smtp();
+    idle.hello();
+    // In DATA, part of the message sent.
+    let mut data = server.smtp();
+    data.hello();
+    cmd(&mut data, "MAIL FROM:<s@example.com>", 250);
+    cmd(&mut data, "RCPT TO:<alice@local.test>", 250);
+    cmd(&mut data, "DATA", 354);
+    data.send_raw(b"Subject: never finished\r\n\r\nhalf");
+    // In a BDAT chunk, part of the chunk sent.
+    let mut bdat = server.smtp();
+    bdat.hello();
+    cmd(&mut bdat, "MAIL FROM:<s@example.com>", 250);
+    cmd(&mut bdat, "RCPT TO:<alice@local.test>", 250);
+    bdat.send_raw(b"BDAT 100 LAST\r\nonly some");
+    for c in [&mut idle, &mut data, &mut bdat] {
+        let r = c.reply();
+        assert_eq!(r.code, 421, "{r:?}");
+        assert!(r.text().starts_with("4.4.2"), "{r:?}");
+        assert_eq!(c.read_to_end(), "", "the session is closed after the 421");
+    }
+    let sp = server.path("spool");
+    assert!(support::eventually(Duration::from_secs(5), || {
+        server.log.count("reason=timeout") == 3 && spool::incoming(&sp).is_empty()
+    }));
+    assert!(spool::queued_messages(&sp).is_empty());
+}

@@ -38,6 +38,8 @@ pub struct RuntimeConfig {
     pub local_addrs: Vec<std::net::IpAddr>,
     /// DNS server for lookups (`--resolver`); the system's when `None`.
     pub resolver: Option<std::net::SocketAddr>,
+    /// Idle time allowed in an SMTP session (`--smtp-timeout`).
+    pub smtp_timeout: std::time::Duration,
     /// Port used to reach MX hosts (`--mx-port`, tests only; default 25).
     pub mx_port: u16,
 }

@@ -105,6 +105,7 @@ fn settle(cli: &Cli, loaded: &Loaded) -> Result<RuntimeConfig> {
         localnames,
         local_addrs,
         resolver: cli.resolver,
+        smtp_timeout: Duration::from_secs(cli.smtp_timeout),
         mx_port: cli.mx_port.unwrap_or(25),
     })
 }

@@ -31,8 +31,6 @@ use crate::msg::to_smtp::{Expansion, QueueFailure};
 use crate::msg::{ClientAddr, ReqId, SessionInfo, ToLka, ToQueue, ToSmtp, TxInfo};
 use crate::pending::Reply as PendingReply;
 
-/// Idle time allowed between commands, and between reads of a message.
-const TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a session waits for another process to answer.
 const IPC_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long RCPT waits for the client's reverse DNS name.
@@ -271,7 +269,7 @@ impl Session {
                 return "shutdown";
             }
             let n = tokio::select! {
-                n = tokio::time::timeout(TIMEOUT, self.stream.read(&mut buf)) => n,
+                n = tokio::time::timeout(self.sh.rt.smtp_timeout, self.stream.read(&mut buf)) => n,
                 _ = shutdown.changed() => continue,
             };
             match n {
@@ -696,7 +694,8 @@ impl Session {
                 }
                 DataStatus::NeedMore => {
                     pending.clear();
-                    match tokio::time::timeout(TIMEOUT, self.stream.read(buf)).await {
+                    match tokio::time::timeout(self.sh.rt.smtp_timeout, self.stream.read(buf)).await
+                    {
                         Ok(Ok(0)) | Ok(Err(_)) => return Next::Close("disconnect-in-data"),
                         Err(_) => {
                             self.reply(r(421, (4, 4, 2), "Timeout during DATA: closing"));
@@ -761,7 +760,8 @@ impl Session {
             match status {
                 smtpd_proto::BdatStatus::NeedMore => {
                     pending.clear();
-                    match tokio::time::timeout(TIMEOUT, self.stream.read(buf)).await {
+                    match tokio::time::timeout(self.sh.rt.smtp_timeout, self.stream.read(buf)).await
+                    {
                         Ok(Ok(0)) | Ok(Err(_)) => return Next::Close("disconnect-in-data"),
                         Err(_) => {
                             self.reply(r(421, (4, 4, 2), "Timeout during BDAT: closing"));
