@@ -11,6 +11,7 @@ pub mod dns;
 pub mod mailbox;
 pub mod procs;
 pub mod programs;
+pub mod source;
 pub mod spool;
 
 use std::collections::HashMap;

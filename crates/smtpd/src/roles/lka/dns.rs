@@ -5,11 +5,20 @@
 //! attempt with a short timeout, so a dead resolver slows a session by at
 //! most about a second and never stalls the banner (the smtp process sends
 //! the banner without waiting for the answer).
+//!
+//! With `--resolver`, reverse lookups are asked of that server directly,
+//! for every address: the resolver library would otherwise answer
+//! `localhost` for all of 127.0.0.0/8 itself (RFC 6761) and read
+//! /etc/hosts first, so the server an admin (or a test) named would never
+//! be asked about loopback clients. With the system's resolvers, that
+//! library behaviour stays.
 
 use anyhow::Result;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+use hickory_resolver::net::client::{Client, ClientHandle};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::RData;
+use hickory_resolver::net::udp::UdpClientStream;
+use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_resolver::TokioResolver;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -19,6 +28,8 @@ const TIMEOUT: Duration = Duration::from_millis(1500);
 
 pub struct Dns {
     resolver: Option<TokioResolver>,
+    /// `--resolver`: where reverse lookups go directly.
+    server: Option<SocketAddr>,
 }
 
 impl Dns {
@@ -47,7 +58,7 @@ impl Dns {
             }
             None => None,
         };
-        Ok(Dns { resolver })
+        Ok(Dns { resolver, server })
     }
 
     /// The client's name and whether it resolves back to the address
@@ -56,14 +67,13 @@ impl Dns {
         let Some(r) = &self.resolver else {
             return (None, false);
         };
-        let lookup = match tokio::time::timeout(TIMEOUT * 2, r.reverse_lookup(addr)).await {
-            Ok(Ok(l)) => l,
-            _ => return (None, false),
+        let name = match self.server {
+            Some(server) => ptr_from(server, addr).await,
+            None => match tokio::time::timeout(TIMEOUT * 2, r.reverse_lookup(addr)).await {
+                Ok(Ok(l)) => first_ptr(l.answers()),
+                _ => None,
+            },
         };
-        let name = lookup.answers().iter().find_map(|rec| match &rec.data {
-            RData::PTR(p) => Some(p.0.to_string().trim_end_matches('.').to_string()),
-            _ => None,
-        });
         let Some(name) = name else {
             return (None, false);
         };
@@ -73,5 +83,33 @@ impl Dns {
                 _ => false,
             };
         (Some(name), confirmed)
+    }
+}
+
+/// The first PTR target of an answer, without the final dot.
+fn first_ptr(answers: &[Record]) -> Option<String> {
+    answers.iter().find_map(|rec| match &rec.data {
+        RData::PTR(p) => Some(p.0.to_string().trim_end_matches('.').to_string()),
+        _ => None,
+    })
+}
+
+/// Ask `server` for the PTR record of `addr` (one UDP query, bounded).
+async fn ptr_from(server: SocketAddr, addr: IpAddr) -> Option<String> {
+    let stream = UdpClientStream::builder(server, TokioRuntimeProvider::default())
+        .with_timeout(Some(TIMEOUT))
+        .with_max_retries(0)
+        .build();
+    let (mut client, background) = Client::<TokioRuntimeProvider>::from_sender(stream);
+    let bg = tokio::spawn(background);
+    let answer = tokio::time::timeout(
+        TIMEOUT * 2,
+        client.query(Name::from(addr), DNSClass::IN, RecordType::PTR),
+    )
+    .await;
+    bg.abort();
+    match answer {
+        Ok(Ok(resp)) => first_ptr(&resp.answers),
+        _ => None,
     }
 }
