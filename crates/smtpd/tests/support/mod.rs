@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod conf;
+pub mod custom;
 pub mod dns;
 pub mod mailbox;
 pub mod procs;
@@ -233,11 +234,14 @@ impl Server {
     }
 
     fn kill_all(&mut self) {
-        let pids: Vec<u32> = procs::descendants(self.pid());
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        // Once the parent is gone (reaped), there is no tree to kill: never
+        // walk the descendants of pid 0, which are every process.
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let pids: Vec<u32> = procs::descendants(c.id());
+        let _ = c.kill();
+        let _ = c.wait();
         for p in &pids {
             unsafe_free_kill(*p as i32, nix::sys::signal::Signal::SIGKILL);
         }

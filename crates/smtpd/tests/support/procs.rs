@@ -24,6 +24,9 @@ pub fn children(pid: u32) -> Vec<u32> {
 /// All descendants of `pid`.
 pub fn descendants(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
+    if pid == 0 {
+        return out; // not a process of ours: its "children" are everyone
+    }
     let mut todo = vec![pid];
     while let Some(p) = todo.pop() {
         for c in children(p) {
