@@ -741,3 +741,97 @@ fn idle_sessions_time_out() {
     }));
     assert!(spool::queued_messages(&sp).is_empty());
 }
+
+#[test]
+fn one_log_line_per_session_event_and_delivery() {
+    let server = start("");
+    let mut c = server.smtp();
+    c.hello();
+    cmd(&mut c, "MAIL FROM:<s@example.com>", 250);
+    cmd(&mut c, "RCPT TO:<nobody@example.org>", 550);
+    cmd(&mut c, "RCPT TO:<alice@local.test>", 250);
+    cmd(&mut c, "RCPT TO:<bob@local.test>", 250);
+    cmd(&mut c, "DATA", 354);
+    c.send_raw(b"Subject: logged\r\n\r\nx\r\n.\r\n");
+    let msgid = cmd_reply(&mut c, 250)
+        .text()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    cmd(&mut c, "MAIL FROM:<s@example.com> SIZE=999999999", 552);
+    let auth = c.cmd("AUTH PLAIN AHVzZXIAc2VjcmV0");
+    assert!(auth.code >= 500, "{auth:?}");
+    cmd(&mut c, "QUIT", 221);
+    assert!(server
+        .log
+        .wait_for("smtp disconnected reason=quit", Duration::from_secs(5)));
+    assert!(support::eventually(Duration::from_secs(10), || {
+        server.log.count("delivery: Ok for") == 2
+    }));
+    let log = server.log.text();
+    let lines: Vec<&str> = log.lines().collect();
+    let connected = lines
+        .iter()
+        .find(|l| l.contains(" smtp connected address=127.0.0.1"))
+        .expect("a connected line");
+    let sessid = connected
+        .split_whitespace()
+        .find(|w| w.len() == 16 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .expect("the session id")
+        .to_string();
+    let of_session: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains(&format!("{sessid} smtp ")))
+        .collect();
+    let count = |what: &str| of_session.iter().filter(|l| l.contains(what)).count();
+    assert_eq!(count(" smtp connected "), 1);
+    assert_eq!(count(" smtp disconnected reason=quit"), 1);
+    assert_eq!(
+        count(&format!(" smtp message msgid={msgid} size=")),
+        1,
+        "{log}"
+    );
+    assert!(of_session
+        .iter()
+        .any(|l| l.contains(&format!("msgid={msgid}")) && l.contains("nrcpt=2 proto=ESMTP")));
+    assert!(of_session.iter().any(|l| l.contains(
+        "smtp failed-command command=\"RCPT TO:<nobody@example.org>\" result=\"550 5.7.1 "
+    )));
+    assert!(of_session.iter().any(|l| l.contains(
+        "smtp failed-command command=\"MAIL FROM:<s@example.com> SIZE=999999999\" result=\"552 5.3.4 "
+    )));
+    assert!(of_session
+        .iter()
+        .any(|l| l.contains("smtp failed-command command=\"AUTH PLAIN\" result=\"5")));
+    assert!(!log.contains("AHVzZXIAc2VjcmV0"), "credentials logged");
+    for user in ["alice", "bob"] {
+        let env = of_session
+            .iter()
+            .find(|l| l.contains(&format!("to=<{user}@local.test>")))
+            .expect("an envelope line");
+        let evpid = env
+            .split("evpid=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap();
+        assert!(evpid.starts_with(&msgid), "{env}");
+        assert!(env.contains(" smtp envelope evpid="), "{env}");
+        assert!(env.contains("from=<s@example.com>"), "{env}");
+        let delivery = lines
+            .iter()
+            .find(|l| l.contains(&format!("delivery: Ok for {evpid}: ")))
+            .expect("a delivery line");
+        for field in [
+            "from=<s@example.com>",
+            &format!("to=<{user}@local.test>"),
+            &format!("user={user}"),
+            "method=maildir",
+            "delay=",
+            "stat=Delivered",
+        ] {
+            assert!(delivery.contains(field), "{field} missing: {delivery}");
+        }
+    }
+}

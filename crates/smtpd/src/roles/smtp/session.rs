@@ -90,6 +90,7 @@ pub async fn run(
         rdns: None,
         caps,
         pending_discard: None,
+        current: None,
     };
     info!(
         "{id:016x} smtp connected address={} local={local}",
@@ -141,6 +142,9 @@ struct Session {
     caps: Capabilities,
     /// A refused BDAT whose chunk is being skipped, and the reply for it.
     pending_discard: Option<(BdatReceiver, Reply)>,
+    /// The command being answered, as the failed-command log shows it;
+    /// `None` for replies that answer no command (timeouts, shutdown).
+    current: Option<String>,
 }
 
 fn now() -> u64 {
@@ -152,6 +156,21 @@ fn now() -> u64 {
 
 fn r(code: u16, esc: (u8, u16, u16), text: impl Into<String>) -> Reply {
     Reply::with_esc(code, esc, text)
+}
+
+/// A command line as the log shows it: at most 128 characters, and never
+/// the credentials of an AUTH line.
+fn loggable(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let mut words = text.split(' ');
+    if words
+        .next()
+        .is_some_and(|verb| verb.eq_ignore_ascii_case("AUTH"))
+    {
+        let mech = words.next().unwrap_or("");
+        return format!("AUTH {mech}").chars().take(128).collect();
+    }
+    text.chars().take(128).collect()
 }
 
 /// What a command asks the session loop to do next.
@@ -206,7 +225,19 @@ impl Session {
         }
     }
 
+    /// Queue a reply; every 4xx/5xx answer to a command is logged as a
+    /// failed command, as OpenSMTPD does.
     fn reply(&mut self, reply: Reply) {
+        if reply.code >= 400 {
+            if let Some(cmd) = &self.current {
+                info!(
+                    "{} smtp failed-command command=\"{}\" result=\"{}\"",
+                    self.id(),
+                    cmd.escape_default(),
+                    reply.to_string().escape_default()
+                );
+            }
+        }
         reply.write_to(&mut self.out);
     }
 
@@ -236,6 +267,7 @@ impl Session {
                 let next = match line {
                     Err(e) => {
                         self.errors += 1;
+                        self.current = Some(format!("({e})"));
                         self.reply(e.reply());
                         Next::Continue
                     }
@@ -251,6 +283,7 @@ impl Session {
                     return why;
                 }
                 if self.errors > MAX_ERRORS || self.useless > MAX_USELESS {
+                    self.current = None;
                     self.reply(r(
                         421,
                         (4, 7, 0),
@@ -264,6 +297,7 @@ impl Session {
                 return "io-error";
             }
             if *shutdown.borrow() {
+                self.current = None;
                 self.reply(r(421, (4, 3, 2), "Server shutting down"));
                 let _ = self.flush().await;
                 return "shutdown";
@@ -274,6 +308,7 @@ impl Session {
             };
             match n {
                 Err(_) => {
+                    self.current = None;
                     self.reply(r(421, (4, 4, 2), "Timeout: closing"));
                     let _ = self.flush().await;
                     return "timeout";
@@ -293,13 +328,12 @@ impl Session {
     }
 
     async fn command(&mut self, line: &[u8]) -> Next {
+        self.current = Some(loggable(line));
         let cmd = match parse_command(line, &self.parse_options()) {
             Ok(c) => c,
             Err(e) => {
                 self.errors += 1;
-                let rep = e.reply();
-                self.log_failed(line, &rep);
-                self.reply(rep);
+                self.reply(e.reply());
                 return Next::Continue;
             }
         };
@@ -315,7 +349,7 @@ impl Session {
                 Next::Continue
             }
             Command::Rcpt(rc) => {
-                self.rcpt(rc, line).await;
+                self.rcpt(rc).await;
                 Next::Continue
             }
             Command::Data => self.start_data(),
@@ -501,7 +535,7 @@ impl Session {
         self.reply(r(250, (2, 0, 0), "Ok"));
     }
 
-    async fn rcpt(&mut self, rc: RcptTo, line: &[u8]) {
+    async fn rcpt(&mut self, rc: RcptTo) {
         let Some(tx) = &self.tx else {
             self.errors += 1;
             return self.reply(r(503, (5, 5, 1), "Need MAIL before RCPT"));
@@ -574,20 +608,7 @@ impl Session {
             )) => Reply::new(451, Some(EnhancedStatus::new(4, 3, 0)), text),
             _ => r(451, (4, 3, 0), "Temporary failure"),
         };
-        if rep.code >= 400 {
-            self.log_failed(line, &rep);
-        }
         self.reply(rep);
-    }
-
-    fn log_failed(&self, line: &[u8], rep: &Reply) {
-        let cmd: String = String::from_utf8_lossy(line).chars().take(128).collect();
-        info!(
-            "{} smtp failed-command command=\"{}\" result=\"{}\"",
-            self.id(),
-            cmd.escape_default(),
-            rep.to_string().escape_default()
-        );
     }
 
     /// Checks before content may come; writes the Received: header.
@@ -698,6 +719,7 @@ impl Session {
                     {
                         Ok(Ok(0)) | Ok(Err(_)) => return Next::Close("disconnect-in-data"),
                         Err(_) => {
+                            self.current = None;
                             self.reply(r(421, (4, 4, 2), "Timeout during DATA: closing"));
                             return Next::Close("timeout");
                         }
@@ -764,6 +786,7 @@ impl Session {
                     {
                         Ok(Ok(0)) | Ok(Err(_)) => return Next::Close("disconnect-in-data"),
                         Err(_) => {
+                            self.current = None;
                             self.reply(r(421, (4, 4, 2), "Timeout during BDAT: closing"));
                             return Next::Close("timeout");
                         }
