@@ -835,3 +835,77 @@ fn one_log_line_per_session_event_and_delivery() {
         }
     }
 }
+
+#[test]
+fn near_the_descriptor_limit_new_clients_wait_their_turn() {
+    let dir = tempfile::Builder::new()
+        .prefix("smtpd-test-")
+        .tempdir()
+        .unwrap();
+    let port = support::free_port();
+    let mut args = support::custom::standard_args(&dir, port, &conf::basic(""));
+    args.extend(support::dns::no_names().into_iter().map(Into::into));
+    let server = support::custom::start_custom(
+        dir,
+        port,
+        Some("ulimit -n 64 && exec \"$0\" \"$@\""),
+        args,
+        true,
+    );
+    // Hold sessions open until the server stops taking new ones.
+    let mut held: Vec<Client> = Vec::new();
+    let mut waiting: Vec<Client> = Vec::new();
+    for _ in 0..64 {
+        let mut c = server.smtp();
+        c.set_timeout(Duration::from_millis(500));
+        match c.try_reply() {
+            Some(r) => {
+                assert_eq!(r.code, 220, "{r:?}");
+                // Each one in a transaction: a socket and a message file.
+                c.set_timeout(Duration::from_secs(30));
+                c.line("EHLO client.test");
+                assert_eq!(c.reply().code, 250);
+                assert_eq!(c.cmd("MAIL FROM:<s@example.com>").code, 250);
+                held.push(c);
+            }
+            None => {
+                waiting.push(c);
+                if waiting.len() == 3 {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(waiting.len(), 3, "the server never stopped accepting");
+    assert!(held.len() >= 4, "only {} sessions fit", held.len());
+    // The waiting clients were not refused: once sessions end, they are
+    // served, and mail flows.
+    for _ in 0..3 {
+        let mut c = held.pop().unwrap();
+        assert_eq!(c.cmd("QUIT").code, 221);
+    }
+    for c in &mut waiting {
+        c.set_timeout(Duration::from_secs(10));
+        let r = c.reply();
+        assert_eq!(r.code, 220, "{r:?}");
+        c.set_timeout(Duration::from_secs(30));
+        c.line("EHLO client.test");
+        assert_eq!(c.reply().code, 250);
+        let r = c.send_mail(
+            "s@example.com",
+            &["alice@local.test"],
+            "Subject: waited\n\nx",
+        );
+        assert_eq!(r.code, 250, "{r:?}");
+    }
+    for c in &mut held {
+        assert_eq!(c.cmd("RCPT TO:<bob@local.test>").code, 250);
+        assert_eq!(c.cmd("RSET").code, 250);
+    }
+    wait_mail(&server, "alice", 3);
+    // The server stopped accepting before the limit, not when accept(2)
+    // failed.
+    let log = server.log.text();
+    assert!(!log.contains("Too many open files"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}

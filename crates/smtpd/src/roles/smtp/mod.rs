@@ -52,9 +52,14 @@ pub fn main(mut setup: ChildSetup) -> Result<()> {
     setup.run::<ToSmtp, _, _>(move |ctx| run(ctx, listeners, max_sessions))
 }
 
+/// Descriptors kept free beyond those open at start: the runtime's own
+/// (epoll, wakers) and whatever the process opens later besides sessions.
+const FD_RESERVE: usize = 16;
+
 /// Raise the soft descriptor limit to the hard one and derive how many
-/// sessions fit: each may hold its socket and a message file, and some
-/// descriptors are kept for the process itself (OpenSMTPD's rule).
+/// sessions fit: each may hold its socket and a message file, besides the
+/// descriptors the process already holds and a reserve (OpenSMTPD's rule:
+/// stop accepting before the limit is reached, not after `accept` fails).
 fn raise_fd_limit() -> usize {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
@@ -64,7 +69,16 @@ fn raise_fd_limit() -> usize {
     } else {
         soft
     };
-    ((limit as usize).saturating_sub(64) / 2).max(16)
+    let held = open_descriptors().unwrap_or(32);
+    ((limit as usize).saturating_sub(held + FD_RESERVE) / 2).max(1)
+}
+
+/// How many descriptors the process holds now (where /proc tells).
+fn open_descriptors() -> Option<usize> {
+    // The directory handle itself is one of the entries.
+    std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count().saturating_sub(1))
 }
 
 async fn run(
