@@ -378,7 +378,7 @@ fn bdat_chunks() {
     // One LAST chunk.
     cmd(&mut c, "MAIL FROM:<s@example.com>", 250);
     cmd(&mut c, "RCPT TO:<alice@local.test>", 250);
-    let m1 = b"Subject: one chunk\r\n\r\nbody\r\n";
+    let m1 = b"Subject: one chunk\r\n\r\nbo\rdy\n\r\n";
     c.send_raw(format!("BDAT {} LAST\r\n", m1.len()).as_bytes());
     c.send_raw(m1);
     cmd_reply(&mut c, 250);
@@ -422,7 +422,7 @@ fn bdat_chunks() {
         .collect();
     assert!(at
         .iter()
-        .any(|t| t.ends_with("Subject: one chunk\n\nbody\n")));
+        .any(|t| t.ends_with("Subject: one chunk\n\nbo\ndy\n\n")));
     assert!(at
         .iter()
         .any(|t| t.ends_with("Subject: three chunks\n\nfirst line\nsecond\n")));

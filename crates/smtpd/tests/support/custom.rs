@@ -6,7 +6,6 @@
 use super::{Log, Server, SMTPD};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// The usual arguments of a test server in `dir` (see `Server::start_on`)
@@ -71,7 +70,7 @@ pub fn start_custom(
     let server = Server {
         child: Some(child),
         port,
-        config_path: PathBuf::from(dir.path().join("smtpd.conf")),
+        config_path: dir.path().join("smtpd.conf"),
         dir,
         log,
     };
