@@ -385,7 +385,7 @@ impl Parser {
 
     /// A delay `N[smhd]`.
     pub(super) fn delay(&mut self, what: &str) -> PResult<Duration> {
-        let (s, pos) = self.string(&format!("a {what} (like 4d, 30m)"))?;
+        let (s, pos) = self.string(&format!("a delay for {what} (like 4d or 30m)"))?;
         match parse_delay(&s) {
             Some(d) => Ok(d),
             None => self.fail(
