@@ -62,7 +62,11 @@ pub(crate) fn parse_size(s: &str) -> Option<u64> {
     let whole = int.parse::<u64>().ok()?.checked_mul(mult)?;
     // The fraction, exactly: mult × digits / 10^len (truncated).
     let frac = &frac[..frac.len().min(18)];
-    let digits: u128 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let digits: u128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     let part = u128::from(mult) * digits / 10u128.pow(frac.len() as u32);
     let total = whole.checked_add(u64::try_from(part).ok()?)?;
     // OpenSMTPD keeps sizes in a signed 64-bit integer.

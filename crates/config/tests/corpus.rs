@@ -21,7 +21,10 @@ fn corpus_verdicts() {
             "ACCEPT" => {
                 if !diags.is_empty() {
                     let all: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-                    failures.push(format!("{file}: expected ACCEPT, got:\n  {}", all.join("\n  ")));
+                    failures.push(format!(
+                        "{file}: expected ACCEPT, got:\n  {}",
+                        all.join("\n  ")
+                    ));
                 }
             }
             "REJECT" => {
@@ -31,7 +34,9 @@ fn corpus_verdicts() {
                     .collect();
                 let (lo, hi) = (allowed[0], allowed[allowed.len() - 1]);
                 match diags.first() {
-                    None => failures.push(format!("{file}: expected REJECT at {bad_line}, got ACCEPT")),
+                    None => {
+                        failures.push(format!("{file}: expected REJECT at {bad_line}, got ACCEPT"))
+                    }
                     Some(d) if d.line < lo || d.line > hi => failures.push(format!(
                         "{file}: expected first error at line {bad_line}, got {d}"
                     )),
@@ -42,7 +47,12 @@ fn corpus_verdicts() {
         }
     }
     assert!(checked > 50, "corpus not found or empty");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Modern files: `parse(print(c)) == c`. All accepted files: printing is
@@ -72,6 +82,11 @@ fn corpus_print_round_trip() {
                 path.display()
             );
         }
-        assert_eq!(print(&again.config), text, "{}: print is not idempotent", path.display());
+        assert_eq!(
+            print(&again.config),
+            text,
+            "{}: print is not idempotent",
+            path.display()
+        );
     }
 }

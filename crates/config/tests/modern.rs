@@ -32,10 +32,30 @@ fn tables() {
          table e ldap:/etc/ldap.conf\ntable f getpwnam\ntable g { x, y z }\n\
          table h { k = v, \"k 2\" => \"v 2\" }\ntable i {\n  one,\n  two\n}\n",
     );
-    assert_eq!(table_source(&c, "a"), &TableSource::File { path: "/etc/a".into() });
-    assert_eq!(table_source(&c, "b"), &TableSource::Db { path: "/etc/b.db".into() });
-    assert_eq!(table_source(&c, "c"), &TableSource::File { path: "/etc/c".into() });
-    assert_eq!(table_source(&c, "d"), &TableSource::File { path: "/etc/d".into() });
+    assert_eq!(
+        table_source(&c, "a"),
+        &TableSource::File {
+            path: "/etc/a".into()
+        }
+    );
+    assert_eq!(
+        table_source(&c, "b"),
+        &TableSource::Db {
+            path: "/etc/b.db".into()
+        }
+    );
+    assert_eq!(
+        table_source(&c, "c"),
+        &TableSource::File {
+            path: "/etc/c".into()
+        }
+    );
+    assert_eq!(
+        table_source(&c, "d"),
+        &TableSource::File {
+            path: "/etc/d".into()
+        }
+    );
     assert_eq!(
         table_source(&c, "e"),
         &TableSource::External {
@@ -62,28 +82,46 @@ fn macros_and_command_line_overrides() {
     let l = &c.listeners[0];
     assert_eq!(l.on, ListenOn::Addr("127.0.0.1".parse().unwrap()));
     assert_eq!(l.pki, vec!["mx"]);
-    assert_eq!(l.auth.as_ref().and_then(|a| a.table.as_deref()), Some("creds"));
+    assert_eq!(
+        l.auth.as_ref().and_then(|a| a.table.as_deref()),
+        Some("creds")
+    );
     let opts = ParseOptions {
         macros: vec![("ip4".into(), "::1".into())],
     };
     let p = parse_str("t.conf", &format!("{text}{RULE}"), &opts);
     assert!(p.is_ok(), "{:?}", p.diags);
-    assert_eq!(p.config.listeners[0].on, ListenOn::Addr("::1".parse().unwrap()));
+    assert_eq!(
+        p.config.listeners[0].on,
+        ListenOn::Addr("::1".parse().unwrap())
+    );
 }
 
 #[test]
 fn include_reads_relative_to_the_including_file() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tables.conf"), "table aliases { root = admin }\n").unwrap();
+    std::fs::write(
+        dir.path().join("tables.conf"),
+        "table aliases { root = admin }\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("bad.conf"), "\n\nlisten on\n").unwrap();
     let main = dir.path().join("smtpd.conf");
-    std::fs::write(&main, "include \"tables.conf\"\naction a mbox alias <aliases>\nmatch for local action a\n").unwrap();
+    std::fs::write(
+        &main,
+        "include \"tables.conf\"\naction a mbox alias <aliases>\nmatch for local action a\n",
+    )
+    .unwrap();
     let p = parse_file(&main, &ParseOptions::default());
     assert!(p.is_ok(), "{:?}", p.diags);
     assert!(p.config.table("aliases").is_some());
 
     // Errors in an included file name that file.
-    std::fs::write(&main, "include \"bad.conf\"\nmatch for any reject\nlisten on\n").unwrap();
+    std::fs::write(
+        &main,
+        "include \"bad.conf\"\nmatch for any reject\nlisten on\n",
+    )
+    .unwrap();
     let p = parse_file(&main, &ParseOptions::default());
     assert_eq!(p.diags.len(), 2, "{:?}", p.diags);
     assert!(p.diags[0].file.ends_with("bad.conf"));
@@ -103,7 +141,10 @@ fn pki_and_ca() {
     assert_eq!(p.key.as_deref(), Some("/k.pem"));
     assert_eq!(p.dhe, Some(Dhe::Auto));
     assert!(c.pki("*").is_some());
-    assert_eq!(c.ca("MYCA").and_then(|c| c.cert.as_deref()), Some("/ca.pem"));
+    assert_eq!(
+        c.ca("MYCA").and_then(|c| c.cert.as_deref()),
+        Some("/ca.pem")
+    );
 }
 
 #[test]
@@ -113,8 +154,11 @@ fn listen_targets_and_ports() {
          listen on localhost port submission\nlisten on all inet4\nlisten on any\n\
          listen on mail.example.org port ssmtp\nlisten on socket mask-src tag LOCAL\n",
     );
-    let v: Vec<(&ListenOn, u16, Option<Family>)> =
-        c.listeners.iter().map(|l| (&l.on, l.port, l.family)).collect();
+    let v: Vec<(&ListenOn, u16, Option<Family>)> = c
+        .listeners
+        .iter()
+        .map(|l| (&l.on, l.port, l.family))
+        .collect();
     let v6: IpAddr = "::".parse().unwrap();
     assert_eq!(
         v,
@@ -149,13 +193,37 @@ fn listen_tls_modes() {
     assert_eq!(
         v,
         vec![
-            (ListenerTls::StartTls { required: false, verify: false }, 25),
-            (ListenerTls::StartTls { required: true, verify: false }, 25),
-            (ListenerTls::StartTls { required: true, verify: true }, 25),
+            (
+                ListenerTls::StartTls {
+                    required: false,
+                    verify: false
+                },
+                25
+            ),
+            (
+                ListenerTls::StartTls {
+                    required: true,
+                    verify: false
+                },
+                25
+            ),
+            (
+                ListenerTls::StartTls {
+                    required: true,
+                    verify: true
+                },
+                25
+            ),
             (ListenerTls::Smtps { verify: false }, 465),
             (ListenerTls::Smtps { verify: true }, 465),
             // tls without pki is valid: the certificate is found by name.
-            (ListenerTls::StartTls { required: false, verify: false }, 25),
+            (
+                ListenerTls::StartTls {
+                    required: false,
+                    verify: false
+                },
+                25
+            ),
         ]
     );
     assert!(c.listeners[5].pki.is_empty());
@@ -243,11 +311,17 @@ fn local_actions() {
     );
     assert_eq!(
         local_of(action(&c, "md")).kind,
-        LocalKind::Maildir { path: None, junk: false }
+        LocalKind::Maildir {
+            path: None,
+            junk: false
+        }
     );
     assert_eq!(
         local_of(action(&c, "mdj")).kind,
-        LocalKind::Maildir { path: None, junk: true }
+        LocalKind::Maildir {
+            path: None,
+            junk: true
+        }
     );
     let d = local_of(action(&c, "mdp"));
     assert_eq!(
@@ -304,7 +378,10 @@ fn relay_actions() {
     assert_eq!(s.tls, Some(RelayTls { verify: false }));
     let t = relay("t");
     assert_eq!(t.host.as_deref(), Some("hosts"));
-    assert_eq!((t.pki.as_deref(), t.ca.as_deref()), (Some("client"), Some("myca")));
+    assert_eq!(
+        (t.pki.as_deref(), t.ca.as_deref()),
+        (Some("client"), Some("myca"))
+    );
     assert_eq!(t.tls, Some(RelayTls { verify: true }));
     assert_eq!(t.protocols.as_deref(), Some("tlsv1.2"));
     let u = relay("u");
@@ -340,11 +417,26 @@ fn match_conditions() {
     let operand = |cond: &Cond| cond.operand().cloned().unwrap();
     assert_eq!(conds(&r[0])[0], (false, &Cond::FromAny));
     assert!(matches!(conds(&r[0])[1], (false, Cond::ForDomain(_))));
-    assert_eq!(common::only_literal(&c, &operand(conds(&r[0])[1].1).table), "example.org");
-    assert!(matches!(conds(&r[1])[0], (true, Cond::FromSrc { authenticated_as_local: false, .. })));
+    assert_eq!(
+        common::only_literal(&c, &operand(conds(&r[0])[1].1).table),
+        "example.org"
+    );
+    assert!(matches!(
+        conds(&r[1])[0],
+        (
+            true,
+            Cond::FromSrc {
+                authenticated_as_local: false,
+                ..
+            }
+        )
+    ));
     assert_eq!(conds(&r[2])[0], (false, &Cond::FromSocket));
     assert!(operand(conds(&r[2])[1].1).regex);
-    assert!(matches!(conds(&r[3])[0], (false, Cond::FromRdns(Some(Operand { regex: true, .. })))));
+    assert!(matches!(
+        conds(&r[3])[0],
+        (false, Cond::FromRdns(Some(Operand { regex: true, .. })))
+    ));
     assert_eq!(conds(&r[4])[0], (false, &Cond::FromRdns(None)));
     assert!(matches!(conds(&r[5])[0], (false, Cond::FromAuth(Some(_)))));
     assert!(matches!(conds(&r[6])[0], (false, Cond::FromMailFrom(_))));
@@ -359,20 +451,39 @@ fn match_conditions() {
             Cond::MailFrom(_) => "mail-from",
             Cond::RcptTo(_) => "rcpt-to",
             Cond::Tag(_) => "tag",
-            Cond::FromLocal { or_authenticated: false } => "from local (default)",
+            Cond::FromLocal {
+                or_authenticated: false,
+            } => "from local (default)",
             _ => "?",
         })
         .collect();
     assert_eq!(
         kinds,
-        ["auth", "for any", "tls", "helo", "mail-from", "rcpt-to", "tag", "from local (default)"]
+        [
+            "auth",
+            "for any",
+            "tls",
+            "helo",
+            "mail-from",
+            "rcpt-to",
+            "tag",
+            "from local (default)"
+        ]
     );
     assert!(r[8].conditions[0].negated && r[8].conditions[1].negated);
     // Defaults: `from local` and `for local`; a match rule does not count
     // authenticated sessions as local.
     assert_eq!(
         conds(&r[9]),
-        vec![(false, &Cond::ForLocal), (false, &Cond::FromLocal { or_authenticated: false })]
+        vec![
+            (false, &Cond::ForLocal),
+            (
+                false,
+                &Cond::FromLocal {
+                    or_authenticated: false
+                }
+            )
+        ]
     );
     assert!(r.iter().all(|r| r.grammar == Grammar::Match));
     assert_eq!(r[1].decision, Decision::Reject);
@@ -394,21 +505,42 @@ fn filters_and_procs() {
             .replace("<t>", "{ \"a@b\" }")
             .as_str(),
     );
-    assert_eq!(c.proc("rspamd").unwrap().run.user.as_deref(), Some("_rspamd"));
-    assert_eq!(c.filter("f1").unwrap().kind, FilterKind::Proc { proc: "rspamd".into() });
+    assert_eq!(
+        c.proc("rspamd").unwrap().run.user.as_deref(),
+        Some("_rspamd")
+    );
+    assert_eq!(
+        c.filter("f1").unwrap().kind,
+        FilterKind::Proc {
+            proc: "rspamd".into()
+        }
+    );
     assert!(matches!(&c.filter("f2").unwrap().kind,
         FilterKind::ProcExec { run, .. } if run.user.as_deref() == Some("_dkim")));
-    let FilterKind::Builtin { phase, conditions, decision } = &c.filter("f3").unwrap().kind else {
+    let FilterKind::Builtin {
+        phase,
+        conditions,
+        decision,
+    } = &c.filter("f3").unwrap().kind
+    else {
         panic!()
     };
     assert_eq!(*phase, FilterPhase::Connect);
-    assert_eq!(conditions, &vec![FilterCondition { negated: true, cond: FilterCond::Rdns(None) }]);
+    assert_eq!(
+        conditions,
+        &vec![FilterCondition {
+            negated: true,
+            cond: FilterCond::Rdns(None)
+        }]
+    );
     assert_eq!(decision, &FilterDecision::Disconnect("550 no rDNS".into()));
     assert!(matches!(&c.filter("f5").unwrap().kind,
         FilterKind::Builtin { conditions, decision: FilterDecision::Junk, .. } if conditions.len() == 2));
     assert_eq!(
         c.filter("all").unwrap().kind,
-        FilterKind::Chain { filters: vec!["f1".into(), "f3".into()] }
+        FilterKind::Chain {
+            filters: vec!["f1".into(), "f3".into()]
+        }
     );
 }
 
@@ -476,8 +608,11 @@ fn defaults() {
 #[test]
 fn inline_and_literal_tables_get_generated_names() {
     let c = ok("action a mbox alias { root = admin }\nmatch from src { 10.0.0.0/8 } for domain \"ex.org\" action a\n");
-    let names: Vec<(&str, TableOrigin)> =
-        c.tables.iter().map(|t| (t.name.as_str(), t.origin)).collect();
+    let names: Vec<(&str, TableOrigin)> = c
+        .tables
+        .iter()
+        .map(|t| (t.name.as_str(), t.origin))
+        .collect();
     assert_eq!(
         names,
         vec![
@@ -494,10 +629,15 @@ fn inline_and_literal_tables_get_generated_names() {
 
 #[test]
 fn table_uses_name_their_services() {
-    let c = ok("table a { root = x }\ntable n { 10.0.0.0/8 }\naction l mbox alias <a>\n\
-                match from src <n> for domain regex \"x\" action l\n");
-    let uses: Vec<(String, Service)> =
-        c.table_uses().into_iter().map(|u| (u.table, u.service)).collect();
+    let c = ok(
+        "table a { root = x }\ntable n { 10.0.0.0/8 }\naction l mbox alias <a>\n\
+                match from src <n> for domain regex \"x\" action l\n",
+    );
+    let uses: Vec<(String, Service)> = c
+        .table_uses()
+        .into_iter()
+        .map(|u| (u.table, u.service))
+        .collect();
     assert_eq!(
         uses,
         vec![

@@ -29,7 +29,11 @@ fn local_of<'a>(c: &'a Config, r: &Rule) -> &'a LocalDelivery {
 }
 
 fn url_of(c: &Config, r: &Rule) -> RelayUrl {
-    RelayUrl::parse(&only_literal(c, relay_of(c, r).host.as_deref().expect("host"))).unwrap()
+    RelayUrl::parse(&only_literal(
+        c,
+        relay_of(c, r).host.as_deref().expect("host"),
+    ))
+    .unwrap()
 }
 
 #[test]
@@ -43,7 +47,9 @@ fn decisions() {
     let r = &c.rules;
     assert!(r.iter().all(|r| r.grammar == Grammar::Old));
     assert_eq!(r[0].conditions[0].cond, Cond::FromAny);
-    assert!(matches!(&r[0].conditions[1].cond, Cond::ForDomain(o) if only_literal(&c, &o.table) == "example.org"));
+    assert!(
+        matches!(&r[0].conditions[1].cond, Cond::ForDomain(o) if only_literal(&c, &o.table) == "example.org")
+    );
     // 5.3's bare `from <network>` is `from source`; old source checks look
     // up `local` for authenticated sessions.
     assert!(matches!(&r[1].conditions[0].cond,
@@ -52,15 +58,18 @@ fn decisions() {
         .conditions
         .iter()
         .map(|c| {
-            (c.negated, match &c.cond {
-                Cond::FromSrc { .. } => "from source",
-                Cond::ForLocal => "for local",
-                Cond::MailFrom(_) => "sender",
-                Cond::RcptTo(_) => "recipient",
-                Cond::Tag(_) => "tagged",
-                Cond::Auth(None) => "authenticated",
-                _ => "?",
-            })
+            (
+                c.negated,
+                match &c.cond {
+                    Cond::FromSrc { .. } => "from source",
+                    Cond::ForLocal => "for local",
+                    Cond::MailFrom(_) => "sender",
+                    Cond::RcptTo(_) => "recipient",
+                    Cond::Tag(_) => "tagged",
+                    Cond::Auth(None) => "authenticated",
+                    _ => "?",
+                },
+            )
         })
         .collect();
     assert_eq!(
@@ -78,7 +87,9 @@ fn decisions() {
     // Missing `from` is local, counting authenticated sessions.
     assert_eq!(
         r[3].conditions[3].cond,
-        Cond::FromLocal { or_authenticated: true }
+        Cond::FromLocal {
+            or_authenticated: true
+        }
     );
     assert_eq!(r[4].decision, Decision::Reject);
 }
@@ -96,33 +107,67 @@ fn deliveries() {
         accept from localhost for any\n");
     let r = &c.rules;
     let l0 = local_of(&c, &r[0]);
-    assert_eq!((l0.kind.clone(), l0.mapping.clone()), (LocalKind::Mbox, Some(Mapping::Alias("aliases".into()))));
+    assert_eq!(
+        (l0.kind.clone(), l0.mapping.clone()),
+        (LocalKind::Mbox, Some(Mapping::Alias("aliases".into())))
+    );
     let l1 = local_of(&c, &r[1]);
-    assert_eq!(l1.kind, LocalKind::Maildir { path: None, junk: false });
+    assert_eq!(
+        l1.kind,
+        LocalKind::Maildir {
+            path: None,
+            junk: false
+        }
+    );
     assert_eq!(l1.userbase.as_deref(), Some("ub"));
     assert_eq!(
         local_of(&c, &r[2]).kind,
-        LocalKind::Maildir { path: Some("~/mails".into()), junk: false }
+        LocalKind::Maildir {
+            path: Some("~/mails".into()),
+            junk: false
+        }
     );
-    assert_eq!(action_of(&c, &r[2]).ttl, Some(Duration::from_secs(2 * 86_400)));
+    assert_eq!(
+        action_of(&c, &r[2]).ttl,
+        Some(Duration::from_secs(2 * 86_400))
+    );
     let l3 = local_of(&c, &r[3]);
-    assert_eq!(l3.kind, LocalKind::Lmtp { dest: "/run/dovecot/lmtp".into(), rcpt_to: true });
+    assert_eq!(
+        l3.kind,
+        LocalKind::Lmtp {
+            dest: "/run/dovecot/lmtp".into(),
+            rcpt_to: true
+        }
+    );
     assert_eq!(l3.user.as_deref(), Some("vmail"));
-    assert_eq!(local_of(&c, &r[4]).kind, LocalKind::Lmtp { dest: "imap:24".into(), rcpt_to: false });
+    assert_eq!(
+        local_of(&c, &r[4]).kind,
+        LocalKind::Lmtp {
+            dest: "imap:24".into(),
+            rcpt_to: false
+        }
+    );
     assert_eq!(local_of(&c, &r[5]).user.as_deref(), Some("vmail"));
     assert_eq!(local_of(&c, &r[6]).kind, LocalKind::ForwardOnly);
-    assert_eq!(local_of(&c, &r[6]).mapping, Some(Mapping::Virtual("v".into())));
+    assert_eq!(
+        local_of(&c, &r[6]).mapping,
+        Some(Mapping::Virtual("v".into()))
+    );
     // No action at all: aliases/.forward expansion only.
     assert_eq!(local_of(&c, &r[7]).kind, LocalKind::ForwardOnly);
     // Generated action names come from the line.
     let names: Vec<&str> = c.actions.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(names, ["rule-4", "rule-5", "rule-6", "rule-7", "rule-8", "rule-9", "rule-10", "rule-11"]);
+    assert_eq!(
+        names,
+        ["rule-4", "rule-5", "rule-6", "rule-7", "rule-8", "rule-9", "rule-10", "rule-11"]
+    );
     assert!(c.actions.iter().all(|a| a.origin == ActionOrigin::OldRule));
 }
 
 #[test]
 fn generated_names_never_clash() {
-    let c = ok("action rule-2 mbox\naccept for local deliver to mbox\nmatch for any action rule-2\n");
+    let c =
+        ok("action rule-2 mbox\naccept for local deliver to mbox\nmatch for any action rule-2\n");
     let names: Vec<&str> = c.actions.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["rule-2", "rule-2-2"]);
     assert_eq!(c.rules[0].decision, Decision::Action("rule-2-2".into()));
@@ -130,7 +175,8 @@ fn generated_names_never_clash() {
 
 #[test]
 fn relays() {
-    let c = ok("table s { 192.0.2.1 }\ntable h { 192.0.2.1 = mx.ex.org }\ntable secrets { l = \"u:p\" }\n\
+    let c = ok(
+        "table s { 192.0.2.1 }\ntable h { 192.0.2.1 = mx.ex.org }\ntable secrets { l = \"u:p\" }\n\
         pki client certificate \"/c\"\n\
         accept for any relay backup\n\
         accept for any relay backup mx1.ex.org as \"@ex.org\" source <s> hostname mx.ex.org\n\
@@ -143,7 +189,8 @@ fn relays() {
         accept for any relay via tls+auth://l@mx.ex.org:587 auth <secrets> as me@ex.org\n\
         accept for any relay via secure+auth://l@mx.ex.org auth <secrets>\n\
         accept for any relay via smtp+tls://mx.ex.org certificate client\n\
-        accept for any relay via ssl://mx.ex.org\n");
+        accept for any relay via ssl://mx.ex.org\n",
+    );
     let r = &c.rules;
     assert_eq!(relay_of(&c, &r[0]).backup, Some(None));
     let r1 = relay_of(&c, &r[1]);
@@ -166,7 +213,10 @@ fn relays() {
     assert_eq!(url_of(&c, &r[7]).tls, RelayTlsMode::Smtps);
     assert_eq!(relay_of(&c, &r[7]).tls, Some(RelayTls { verify: false }));
     let u = url_of(&c, &r[8]);
-    assert_eq!((u.tls, u.label.as_deref(), u.port), (RelayTlsMode::StartTls, Some("l"), Some(587)));
+    assert_eq!(
+        (u.tls, u.label.as_deref(), u.port),
+        (RelayTlsMode::StartTls, Some("l"), Some(587))
+    );
     assert_eq!(relay_of(&c, &r[8]).auth.as_deref(), Some("secrets"));
     assert_eq!(relay_of(&c, &r[8]).mail_from.as_deref(), Some("me@ex.org"));
     assert_eq!(url_of(&c, &r[9]).tls, RelayTlsMode::SmtpsOrStartTls);
@@ -185,8 +235,20 @@ fn listeners() {
         accept for any relay\n");
     let l = &c.listeners;
     assert_eq!(l.len(), 5);
-    assert_eq!((l[0].port, l[0].tls), (25, ListenerTls::StartTls { required: false, verify: false }));
-    assert_eq!((l[1].port, l[1].tls), (465, ListenerTls::Smtps { verify: false }));
+    assert_eq!(
+        (l[0].port, l[0].tls),
+        (
+            25,
+            ListenerTls::StartTls {
+                required: false,
+                verify: false
+            }
+        )
+    );
+    assert_eq!(
+        (l[1].port, l[1].tls),
+        (465, ListenerTls::Smtps { verify: false })
+    );
     assert_eq!(l[2].pki, vec!["mx.example.org"]);
     assert!(l[2].mask_src);
     assert_eq!(l[3].family, Some(Family::Inet4));
@@ -219,14 +281,19 @@ fn globals() {
     assert_eq!(c.mta.max_deferred, 50);
     assert!(matches!(&c.filter("spam").unwrap().kind,
         FilterKind::ProcExec { command, .. } if command == "/usr/libexec/smtpd/spam -x"));
-    assert!(matches!(&c.filter("dk").unwrap().kind, FilterKind::Chain { .. }));
+    assert!(matches!(
+        &c.filter("dk").unwrap().kind,
+        FilterKind::Chain { .. }
+    ));
 }
 
 #[test]
 fn both_grammars_in_one_file() {
-    let c = ok("table aliases { root = u }\nlisten on lo0\naction out relay\n\
+    let c = ok(
+        "table aliases { root = u }\nlisten on lo0\naction out relay\n\
         accept for local alias <aliases> deliver to mbox\nmatch from local for any action out\n\
-        smtp limit max-rcpt 30\nmax-message-size 20M\n");
+        smtp limit max-rcpt 30\nmax-message-size 20M\n",
+    );
     assert_eq!(c.rules[0].grammar, Grammar::Old);
     assert_eq!(c.rules[1].grammar, Grammar::Match);
     assert_eq!(c.smtp.max_rcpt, 30);

@@ -11,7 +11,11 @@ fn round_trip(text: &str) -> String {
     let c = ok(text);
     let printed = print(&c);
     let again = ok(&printed);
-    assert_eq!(stripped(c), stripped(again.clone()), "model changed:\n{printed}");
+    assert_eq!(
+        stripped(c),
+        stripped(again.clone()),
+        "model changed:\n{printed}"
+    );
     assert_eq!(print(&again), printed, "print not idempotent");
     printed
 }
@@ -85,7 +89,10 @@ match for local action m
 fn everything_round_trips() {
     let printed = round_trip(EVERYTHING);
     // Inline tables come back inline; names that are keywords are quoted.
-    assert!(printed.contains("action md maildir \"~/Mail\" junk virtual { \"@ex.org\" = \"u\" }"), "{printed}");
+    assert!(
+        printed.contains("action md maildir \"~/Mail\" junk virtual { \"@ex.org\" = \"u\" }"),
+        "{printed}"
+    );
     assert!(printed.contains("action \"relay\" relay\n"), "{printed}");
     assert!(printed.contains("listen on lo0\n"), "{printed}");
     assert!(printed.contains("filter { f1, f3 }"), "{printed}");
@@ -110,12 +117,12 @@ struct Session {
 }
 
 fn holds(cfg: &Config, c: &Condition, s: Session) -> bool {
-    let table_has_local = |t: &str| {
-        matches!(cfg.table(t).map(|t| &t.source), Some(TableSource::List(v)) if v.iter().any(|x| x == "local"))
-    };
+    let table_has_local = |t: &str| matches!(cfg.table(t).map(|t| &t.source), Some(TableSource::List(v)) if v.iter().any(|x| x == "local"));
     let v = match &c.cond {
         Cond::FromAny | Cond::ForAny => true,
-        Cond::FromLocal { or_authenticated } => s.local_ip || (*or_authenticated && s.authenticated),
+        Cond::FromLocal { or_authenticated } => {
+            s.local_ip || (*or_authenticated && s.authenticated)
+        }
         Cond::FromSrc {
             operand,
             authenticated_as_local,
@@ -156,8 +163,15 @@ fn sessions() -> Vec<Session> {
 fn old_rules_keep_their_meaning() {
     let tables = "table t { 192.0.2.0/24 }\ntable tl { 192.0.2.0/24, \"local\" }\n";
     let froms = [
-        "", "from local", "from ! local", "from any", "from ! any", "from source <t>",
-        "from ! source <t>", "from source <tl>", "from ! source <tl>",
+        "",
+        "from local",
+        "from ! local",
+        "from any",
+        "from ! any",
+        "from source <t>",
+        "from ! source <t>",
+        "from source <tl>",
+        "from ! source <tl>",
     ];
     for from in froms {
         for auth in ["", "authenticated", "! authenticated"] {
@@ -177,9 +191,11 @@ fn old_rules_keep_their_meaning() {
 
 #[test]
 fn old_rules_print_as_match_rules() {
-    let c = ok("table aliases file:/etc/mail/aliases\ntable secrets file:/etc/mail/secret\n\
+    let c = ok(
+        "table aliases file:/etc/mail/aliases\ntable secrets file:/etc/mail/secret\n\
                 accept for local alias <aliases> deliver to mbox\n\
-                accept for any relay via tls+auth://myisp@smtps.my.isp auth <secrets>\n");
+                accept for any relay via tls+auth://myisp@smtps.my.isp auth <secrets>\n",
+    );
     let printed = print(&c);
     let expected = "table aliases file:/etc/mail/aliases\ntable secrets file:/etc/mail/secret\n\n\
         action rule-3 mbox alias <aliases>\n\
@@ -191,13 +207,24 @@ fn old_rules_print_as_match_rules() {
 
 #[test]
 fn old_settings_without_equivalent_are_kept_and_noted() {
-    let c = ok("curve \"secp384r1\"\npki mx certificate \"/c\"\npki mx dhparams \"/dh\"\n\
-                accept for any relay via secure://mx.example.org\n");
+    let c = ok(
+        "curve \"secp384r1\"\npki mx certificate \"/c\"\npki mx dhparams \"/dh\"\n\
+                accept for any relay via secure://mx.example.org\n",
+    );
     let printed = print(&c);
-    assert!(printed.contains("# curve (5.7) has no equivalent today\ncurve \"secp384r1\"\n"), "{printed}");
+    assert!(
+        printed.contains("# curve (5.7) has no equivalent today\ncurve \"secp384r1\"\n"),
+        "{printed}"
+    );
     assert!(printed.contains("pki \"mx\" dhparams \"/dh\""), "{printed}");
-    assert!(printed.contains("# secure:// (SMTPS falling back to STARTTLS"), "{printed}");
-    assert!(printed.contains("host \"secure://mx.example.org\" tls no-verify"), "{printed}");
+    assert!(
+        printed.contains("# secure:// (SMTPS falling back to STARTTLS"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("host \"secure://mx.example.org\" tls no-verify"),
+        "{printed}"
+    );
     assert_eq!(print(&ok(&printed)), printed);
 }
 
@@ -211,7 +238,11 @@ fn corpus_old_files_convert() {
         }
         let c = parse_file(&path, &ParseOptions::default()).config;
         let printed = print(&c);
-        assert!(!printed.contains("accept "), "{}: {printed}", path.display());
+        assert!(
+            !printed.contains("accept "),
+            "{}: {printed}",
+            path.display()
+        );
         let again = ok(&printed);
         assert!(again.rules.iter().all(|r| r.grammar == Grammar::Match));
         n += 1;

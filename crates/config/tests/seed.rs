@@ -15,7 +15,11 @@ fn rules(c: &Config) -> Vec<(Vec<String>, &Action)> {
         .iter()
         .map(|r| {
             assert_eq!(r.grammar, Grammar::Old);
-            let conds = r.conditions.iter().map(|k| show(c, &k.cond, k.negated)).collect();
+            let conds = r
+                .conditions
+                .iter()
+                .map(|k| show(c, &k.cond, k.negated))
+                .collect();
             let Decision::Action(a) = &r.decision else {
                 panic!("reject")
             };
@@ -88,8 +92,10 @@ fn minimal_example() {
 
 #[test]
 fn egress_and_aliases_example() {
-    let c = ok("listen on lo0\nlisten on egress\n\ntable aliases file:/etc/mail/aliases\n\n\
-                accept from any for local alias <aliases> deliver to mbox\naccept for any relay\n");
+    let c = ok(
+        "listen on lo0\nlisten on egress\n\ntable aliases file:/etc/mail/aliases\n\n\
+                accept from any for local alias <aliases> deliver to mbox\naccept for any relay\n",
+    );
     assert_eq!(c.listeners[1].on, ListenOn::Name("egress".into()));
     assert_eq!(
         c.table("aliases").map(|t| &t.source),
@@ -118,7 +124,9 @@ fn isp_relay_example() {
     assert_eq!(rel.auth.as_deref(), Some("secrets"));
     // tls:// is mandatory STARTTLS without certificate verification.
     assert_eq!(rel.tls, Some(RelayTls { verify: false }));
-    let host = c.table(rel.host.as_deref().expect("host")).expect("host table");
+    let host = c
+        .table(rel.host.as_deref().expect("host"))
+        .expect("host table");
     let TableSource::List(urls) = &host.source else {
         panic!("literal")
     };
@@ -174,10 +182,20 @@ fn real_world_example() {
         .replace("xxx.xxx.xxx.45", "192.0.2.45"));
 
     // Listeners: `ssl` is STARTTLS on 25 plus SMTPS on 465.
-    let l: Vec<(u16, ListenerTls, Vec<String>, Option<&str>, bool)> = c
+    /// (port, TLS mode, pki, tag, auth)
+    type Summary<'a> = (u16, ListenerTls, Vec<String>, Option<&'a str>, bool);
+    let l: Vec<Summary> = c
         .listeners
         .iter()
-        .map(|l| (l.port, l.tls, l.pki.clone(), l.tag.as_deref(), l.auth.is_some()))
+        .map(|l| {
+            (
+                l.port,
+                l.tls,
+                l.pki.clone(),
+                l.tag.as_deref(),
+                l.auth.is_some(),
+            )
+        })
         .collect();
     let plain = ListenerTls::Plain;
     let starttls = ListenerTls::StartTls {
@@ -191,7 +209,13 @@ fn real_world_example() {
             (25, plain, vec![], None, false),
             (10029, plain, vec![], Some("DKIM"), false),
             (25, starttls, cert.clone(), None, false),
-            (465, ListenerTls::Smtps { verify: false }, cert.clone(), None, false),
+            (
+                465,
+                ListenerTls::Smtps { verify: false },
+                cert.clone(),
+                None,
+                false
+            ),
             (587, starttls, cert, None, true),
         ]
     );
@@ -223,7 +247,10 @@ fn real_world_example() {
         relay(r[4].1).backup,
         Some(Some("mx1.mydomain.org".to_string()))
     );
-    assert_eq!(r[5].0, strings(&["tag \"DKIM\"", "for any", "from local-or-auth"]));
+    assert_eq!(
+        r[5].0,
+        strings(&["tag \"DKIM\"", "for any", "from local-or-auth"])
+    );
     assert_eq!(relay(r[5].1).src.as_deref(), Some("sources"));
     assert_eq!(r[6].0, strings(&["for any", "from local-or-auth"]));
     let host = relay(r[6].1).host.as_deref().expect("via");

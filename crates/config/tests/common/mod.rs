@@ -35,7 +35,11 @@ pub fn corpus() -> Vec<(PathBuf, String, String)> {
 /// Parse text that must be valid; panics with the diagnostics otherwise.
 pub fn ok(text: &str) -> Config {
     let p = parse_str("test.conf", text, &ParseOptions::default());
-    assert!(p.diags.is_empty(), "unexpected errors: {:#?}\n--- in ---\n{text}", p.diags);
+    assert!(
+        p.diags.is_empty(),
+        "unexpected errors: {:#?}\n--- in ---\n{text}",
+        p.diags
+    );
     p.config
 }
 
