@@ -228,7 +228,7 @@ fn relays() {
 
 #[test]
 fn listeners() {
-    let c = ok("pki mx certificate \"/c\"\npki mx key \"/k\"\npki mx dhparams \"/dh\"\n\
+    let c = ok("pki mx certificate \"/c\"\npki mx key \"/k\"\npki mx dhparams \"/dh\" ca \"/ca\"\n\
         listen on egress secure pki mx\nlisten on egress port 587 tls-require certificate mx.example.org auth mask-source\n\
         listen on 0.0.0.0 inet4 port 465 smtps pki mx auth-optional\n\
         listen on socket mask-source\n\
@@ -254,6 +254,7 @@ fn listeners() {
     assert_eq!(l[3].family, Some(Family::Inet4));
     assert!(l[4].mask_src);
     assert_eq!(c.pki("mx").unwrap().dhparams.as_deref(), Some("/dh"));
+    assert_eq!(c.pki("mx").unwrap().ca_file.as_deref(), Some("/ca"));
 }
 
 #[test]
