@@ -71,7 +71,8 @@ impl InterfaceSource for SystemInterfaces {
         if let Ok(t) = std::fs::read_to_string("/proc/net/ipv6_route") {
             names.extend(default_routes_v6(&t));
         }
-        names.dedup();
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
         Ok(names)
     }
 }
