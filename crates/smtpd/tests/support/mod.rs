@@ -5,7 +5,9 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod client;
+pub mod fake_parent;
 pub mod mailbox;
 pub mod procs;
 
@@ -18,6 +20,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 pub const SMTPD: &str = env!("CARGO_BIN_EXE_smtpd");
+
+/// The empty directory privileged test servers chroot their roles into.
+pub const EMPTY_DIR: &str = "/var/empty";
 
 /// A port nobody listens on right now (bound then released; the small race
 /// with other tests is acceptable on loopback).
@@ -136,6 +141,10 @@ impl Server {
             .arg(dir.path().join("mail"));
         if !opts.privileged {
             cmd.arg("--unprivileged");
+        } else if !opts.args.iter().any(|a| a == "--empty") {
+            // The chroot of the unprivileged roles: root-owned, not
+            // writable by others (the daemon's default, made explicit).
+            cmd.arg("--empty").arg(EMPTY_DIR);
         }
         cmd.args(&opts.args)
             .current_dir(dir.path())
@@ -228,6 +237,11 @@ impl Server {
     }
 
     fn kill_all(&mut self) {
+        // Once the server has exited there is no tree to kill; asking
+        // for the descendants of pid 0 would name every process.
+        if self.child.is_none() {
+            return;
+        }
         let pids: Vec<u32> = procs::descendants(self.pid());
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

@@ -100,6 +100,9 @@ async fn run(
                 if on_closed(ctx.role, from, error)? == Flow::Stop {
                     break;
                 }
+                // A peer died and the parent is stopping the server: the
+                // sessions waiting for it answer 451 now, not at a timeout.
+                shared.pending.fail_all();
             }
             Inbound::Msg { msg, .. } if msg.is_shutdown() => break,
             Inbound::Msg { msg, fds, .. } => match msg.reply_to() {
@@ -133,7 +136,11 @@ async fn run(
                         shared.pending.complete(req, msg, fds);
                     }
                 }
-                Some(Inbound::Closed { .. }) => {}
+                Some(Inbound::Closed { from, .. }) => {
+                    if from != smtpd_ipc::Role::Parent {
+                        shared.pending.fail_all();
+                    }
+                }
                 None => break,
             },
             _ = shared.session_ended.notified() => {}
