@@ -55,14 +55,29 @@ fn every_error_is_reported_with_file_line_and_column() {
     let lines: Vec<&str> = err.lines().collect();
     // One line per error, each FILE:LINE:COL: message.
     assert!(lines.len() >= 3, "{err}");
-    assert!(lines.iter().any(|l| l.starts_with(&format!("{f}:2:"))), "{err}");
-    assert!(lines.iter().any(|l| l.starts_with(&format!("{inc}:1:"))), "{err}");
-    assert!(lines.iter().any(|l| l.starts_with(&format!("{f}:4:"))), "{err}");
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("{f}:2:"))),
+        "{err}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("{inc}:1:"))),
+        "{err}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("{f}:4:"))),
+        "{err}"
+    );
     for l in lines {
         let mut parts = l.splitn(4, ':');
         let (_file, line, col) = (parts.next(), parts.next(), parts.next());
-        assert!(line.unwrap_or("").parse::<u32>().is_ok(), "no line number in {l:?}");
-        assert!(col.unwrap_or("").parse::<u32>().is_ok(), "no column in {l:?}");
+        assert!(
+            line.unwrap_or("").parse::<u32>().is_ok(),
+            "no line number in {l:?}"
+        );
+        assert!(
+            col.unwrap_or("").parse::<u32>().is_ok(),
+            "no column in {l:?}"
+        );
     }
 }
 
@@ -75,7 +90,11 @@ fn syntax_only_does_not_open_tables_but_the_full_check_does() {
         "table aliases file:/nonexistent/aliases\nlisten on 127.0.0.1 port 2599\naction \"local\" mbox alias <aliases>\nmatch for local action \"local\"\n",
     );
     let out = check(&["--syntax-only", "-f", &f], d.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = check(&["-f", &f], d.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -92,7 +111,11 @@ fn print_converts_the_old_grammar_and_reads_back() {
         "listen on lo\ntable aliases { root = alice }\naccept from any for domain \"example.org\" alias <aliases> deliver to maildir\naccept for any relay\n",
     );
     let out = check(&["--print", "-f", &f], d.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed = String::from_utf8(out.stdout).unwrap();
     assert!(printed.contains("match "), "{printed}");
     assert!(printed.contains("action "), "{printed}");
@@ -100,7 +123,11 @@ fn print_converts_the_old_grammar_and_reads_back() {
     // The printed text is a valid configuration that prints the same.
     let g = write(d.path(), "new.conf", &printed);
     let again = check(&["--print", "-f", &g], d.path());
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert_eq!(String::from_utf8(again.stdout).unwrap(), printed);
 }
 
@@ -115,7 +142,11 @@ fn macros_from_the_command_line_win() {
     let out = check(&["-f", &f], d.path());
     assert_eq!(out.status.code(), Some(1));
     let out = check(&["-D", "lport=2599", "-f", &f], d.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -127,5 +158,9 @@ fn crlf_files_are_read() {
         "listen on 127.0.0.1 port 2599\r\naction \"local\" maildir\r\nmatch for local action \"local\"\r\n",
     );
     let out = check(&["-f", &f], d.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

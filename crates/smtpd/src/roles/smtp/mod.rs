@@ -42,6 +42,9 @@ pub struct Shared {
     pub max_sessions: usize,
     /// Signalled when a session ends (the accept loops may resume).
     pub session_ended: Notify,
+    /// Some rule tests the client's reverse DNS name (`from rdns`): RCPT
+    /// must wait for it. Otherwise sessions never wait on DNS.
+    pub needs_rdns: bool,
 }
 
 pub fn main(mut setup: ChildSetup) -> Result<()> {
@@ -81,6 +84,11 @@ async fn run(
         sessions: AtomicUsize::new(0),
         max_sessions,
         session_ended: Notify::new(),
+        needs_rdns: ctx.rt.config.rules.iter().any(|r| {
+            r.conditions
+                .iter()
+                .any(|c| matches!(c.cond, smtpd_config::Cond::FromRdns(_)))
+        }),
     });
     for (index, addr, fd) in listeners {
         let std_listener = std::net::TcpListener::from(fd);
