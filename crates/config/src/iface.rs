@@ -30,6 +30,11 @@ pub trait InterfaceSource {
     fn addresses(&self) -> io::Result<Vec<IfAddr>>;
     /// Names of the interfaces holding a default route.
     fn default_route_interfaces(&self) -> io::Result<Vec<String>>;
+
+    /// Addresses of a host name (getaddrinfo, through std, by default).
+    fn resolve_host(&self, name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        Ok((name, port).to_socket_addrs()?.collect())
+    }
 }
 
 /// The running system's interfaces.
@@ -66,7 +71,8 @@ impl InterfaceSource for SystemInterfaces {
         if let Ok(t) = std::fs::read_to_string("/proc/net/ipv6_route") {
             names.extend(default_routes_v6(&t));
         }
-        names.dedup();
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
         Ok(names)
     }
 }
@@ -186,8 +192,8 @@ pub fn resolve_listener_with(
                 let egress = src.default_route_interfaces()?;
                 of_interfaces(&|a| egress.contains(&a.name))?
             } else {
-                match (name.as_str(), l.port).to_socket_addrs() {
-                    Ok(it) => it.filter(|s| fam_ok(&s.ip())).collect(),
+                match src.resolve_host(name, l.port) {
+                    Ok(v) => v.into_iter().filter(|s| fam_ok(&s.ip())).collect(),
                     Err(_) => Vec::new(),
                 }
             };

@@ -20,6 +20,14 @@
 //!   from the old grammar).
 //! - [`iface::resolve_listener`]: the socket addresses a listener binds.
 //!
+//! # Wiring `smtpd -n`
+//!
+//! `--syntax-only`: print [`check_syntax`]'s diagnostics (`Diag` displays as
+//! `FILE:LINE:COL: message`). Full check: [`parse_file`], and when it has
+//! no diagnostics, [`full_check`] on its config. `--print`: [`print`] of a
+//! parse without diagnostics. `-D name=value` goes in
+//! [`ParseOptions::macros`].
+//!
 //! # Invariants
 //!
 //! - Parsing never panics, whatever the input bytes.

@@ -182,7 +182,9 @@ fn real_world_example() {
         .replace("xxx.xxx.xxx.45", "192.0.2.45"));
 
     // Listeners: `ssl` is STARTTLS on 25 plus SMTPS on 465.
-    let l: Vec<(u16, ListenerTls, Vec<String>, Option<&str>, bool)> = c
+    /// (port, TLS mode, pki, tag, auth)
+    type Summary<'a> = (u16, ListenerTls, Vec<String>, Option<&'a str>, bool);
+    let l: Vec<Summary> = c
         .listeners
         .iter()
         .map(|l| {

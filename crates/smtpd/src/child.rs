@@ -73,7 +73,10 @@ fn handshake(role: Role, ipc_fd: Option<i32>) -> Result<ChildSetup> {
     let fd = ipc_fd.ok_or_else(|| anyhow!("-x needs --ipc-fd: children are started by smtpd"))?;
     let fd = smtpd_ipc::os::adopt_inherited(fd).context("adopting the channel to the parent")?;
     let mut parent = BlockingChannel::new(fd);
-    let (first, _): (Bootstrap, _) = parent.recv(Role::Parent)?;
+    // A malformed frame (or a closed channel) ends the handshake; the
+    // error names both ends of the channel.
+    let channel = || format!("channel {role} <-> parent");
+    let (first, _): (Bootstrap, _) = parent.recv(Role::Parent).with_context(channel)?;
     let rt = match first {
         Bootstrap::Setup { role: r, runtime } if r == role => runtime,
         Bootstrap::Setup { role: r, .. } => bail!("parent set us up as {r}, we are {role}"),
@@ -88,7 +91,8 @@ fn handshake(role: Role, ipc_fd: Option<i32>) -> Result<ChildSetup> {
         control_socket: None,
     };
     loop {
-        let (msg, mut fds): (Bootstrap, Vec<OwnedFd>) = setup.parent.recv(Role::Parent)?;
+        let (msg, mut fds): (Bootstrap, Vec<OwnedFd>) =
+            setup.parent.recv(Role::Parent).with_context(channel)?;
         let mut one = || {
             fds.pop()
                 .ok_or_else(|| anyhow!("handshake message without its descriptor"))
@@ -178,17 +182,79 @@ pub enum Flow {
 }
 
 /// The common reaction to a channel that closed. The parent going away
-/// means we stop. A peer closing cleanly is not our business: if it died,
-/// the parent saw it and will stop everybody (the parent alone decides and
-/// reports why the server stops). A channel that failed (malformed frame,
-/// forbidden message) is fatal for this process.
+/// means we stop. A peer that went away — closing cleanly, or dying with
+/// data we had sent it still unread, which the kernel reports to us as a
+/// reset — is not our business: the parent saw it die and will stop
+/// everybody, and it alone reports why. Were a bystander to exit here, the
+/// parent could see it go first and blame the wrong process. A channel
+/// that failed (malformed frame, forbidden message) is fatal for this
+/// process.
 pub fn on_closed(me: Role, from: Role, error: Option<smtpd_ipc::ChannelError>) -> Result<Flow> {
     match (from, error) {
         (Role::Parent, _) => Ok(Flow::Stop),
+        (_, Some(smtpd_ipc::ChannelError::Io(e))) if peer_vanished(&e) => {
+            tracing::debug!("{from} went away: {e}");
+            Ok(Flow::Continue)
+        }
         (_, Some(e)) => Err(anyhow!("channel {me} <-> {from} failed: {e}")),
         (_, None) => {
             tracing::debug!("{from} closed its channel");
             Ok(Flow::Continue)
+        }
+    }
+}
+
+/// The errors a socket gives when the process at the other end is gone.
+pub fn peer_vanished(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smtpd_ipc::{ChannelError, FrameError};
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn a_peer_that_went_away_is_left_to_the_parent() {
+        assert_eq!(
+            on_closed(Role::Smtp, Role::Queue, None).unwrap(),
+            Flow::Continue
+        );
+        for kind in [ErrorKind::ConnectionReset, ErrorKind::BrokenPipe] {
+            let e = ChannelError::Io(Error::from(kind));
+            assert_eq!(
+                on_closed(Role::Smtp, Role::Queue, Some(e)).unwrap(),
+                Flow::Continue
+            );
+        }
+    }
+
+    #[test]
+    fn the_parent_going_away_stops_the_child() {
+        assert_eq!(
+            on_closed(Role::Smtp, Role::Parent, None).unwrap(),
+            Flow::Stop
+        );
+    }
+
+    #[test]
+    fn a_failed_channel_is_fatal_and_names_both_roles() {
+        let errors = [
+            ChannelError::Frame(FrameError::Version(9)),
+            ChannelError::Forbidden {
+                from: Role::Queue,
+                to: Role::Smtp,
+                msg: "Deliver",
+            },
+            ChannelError::Io(Error::from(ErrorKind::InvalidData)),
+        ];
+        for e in errors {
+            let err = on_closed(Role::Smtp, Role::Queue, Some(e)).unwrap_err();
+            assert!(err.to_string().contains("channel smtp <-> queue"), "{err}");
         }
     }
 }

@@ -60,10 +60,33 @@ impl<M> Pending<M> {
         }
     }
 
+    /// Give up on every waiting request: each waiter sees its request
+    /// fail. For when a peer died: its answers will never come, and the
+    /// server is stopping anyway, so nobody should sit out a timeout.
+    pub fn fail_all(&self) {
+        self.lock().clear();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ReqId, oneshot::Sender<Reply<M>>>> {
         // A panic while holding this lock cannot leave the map inconsistent
         // (every operation is a single insert or remove), so a poisoned lock
         // is still usable.
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fail_all_ends_every_wait() {
+        let p: Arc<Pending<u32>> = Pending::new();
+        let (a, rx_a) = p.register();
+        let (_, rx_b) = p.register();
+        p.fail_all();
+        assert!(rx_a.await.is_err());
+        assert!(rx_b.await.is_err());
+        assert!(!p.complete(a, 1, Vec::new()), "nobody waits any more");
     }
 }

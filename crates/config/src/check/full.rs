@@ -137,6 +137,13 @@ fn check_tls(cfg: &Config, env: &dyn CheckEnv, diags: &mut Vec<Diag>) {
             )),
         }
     }
+    for p in &cfg.pkis {
+        if let Some(f) = &p.ca_file {
+            if let Err(e) = load_certs(Path::new(f)) {
+                diags.push(Diag::at(&p.span, format!("pki {}: ca {f}: {e}", p.name)));
+            }
+        }
+    }
     for c in &cfg.cas {
         if let Some(f) = &c.cert {
             if let Err(e) = load_certs(Path::new(f)) {

@@ -144,6 +144,8 @@ pub struct Pki {
     pub dhe: Option<Dhe>,
     /// Old (5.4-5.9) `dhparams FILE`.
     pub dhparams: Option<String>,
+    /// Old (5.4) `ca FILE`: CA certificates for this pki's client checks.
+    pub ca_file: Option<String>,
     pub span: Span,
 }
 

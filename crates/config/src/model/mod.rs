@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 /// A whole configuration. Vectors keep declaration order; `rules` is the
 /// ruleset in file order (first match wins).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
     /// Declared tables in file order, then the anonymous ones.
     pub tables: Vec<TableDef>,

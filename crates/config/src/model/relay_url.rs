@@ -189,3 +189,77 @@ fn split_host_port(s: &str) -> Result<(String, Option<u16>), RelayUrlError> {
     };
     Ok((host, port))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes() {
+        let u = RelayUrl::parse("smtp+tls://bob@smtp.example.com:587").unwrap();
+        assert_eq!(
+            u,
+            RelayUrl {
+                proto: RelayProto::Smtp,
+                tls: RelayTlsMode::StartTls,
+                auth: false,
+                label: Some("bob".into()),
+                host: "smtp.example.com".into(),
+                port: Some(587),
+            }
+        );
+        assert_eq!(u.to_string(), "smtp+tls://bob@smtp.example.com:587");
+        let cases = [
+            ("mx.example.com", RelayTlsMode::Opportunistic, 25),
+            ("smtp://mx", RelayTlsMode::Opportunistic, 25),
+            ("smtp+notls://mx", RelayTlsMode::NoTls, 25),
+            ("smtps://mx", RelayTlsMode::Smtps, 465),
+            ("tls://mx", RelayTlsMode::StartTls, 25),
+            ("ssl://mx", RelayTlsMode::SmtpsOrStartTls, 465),
+            ("secure://mx:587", RelayTlsMode::SmtpsOrStartTls, 587),
+        ];
+        for (s, tls, port) in cases {
+            let u = RelayUrl::parse(s).unwrap();
+            assert_eq!((u.tls, u.effective_port()), (tls, port), "{s}");
+        }
+        assert!(RelayUrl::parse("tls+auth://l@mx").unwrap().auth);
+        assert!(RelayUrl::parse("smtps+auth://l@mx").unwrap().auth);
+        assert!(RelayUrl::parse("secure+auth://l@mx").unwrap().auth);
+        let l = RelayUrl::parse("lmtp://127.0.0.1:24").unwrap();
+        assert_eq!((l.proto, l.tls), (RelayProto::Lmtp, RelayTlsMode::NoTls));
+        // The one scheme whose meaning changed.
+        assert_eq!(
+            RelayUrl::parse_old("smtp+tls://mx").unwrap().tls,
+            RelayTlsMode::Opportunistic
+        );
+        let v6 = RelayUrl::parse("smtp://[2001:db8::1]:2525").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("2001:db8::1", Some(2525)));
+        assert_eq!(v6.to_string(), "smtp://[2001:db8::1]:2525");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            RelayUrl::parse("gopher://x"),
+            Err(RelayUrlError::Scheme("gopher".into()))
+        );
+        assert_eq!(RelayUrl::parse("smtp://"), Err(RelayUrlError::NoHost));
+        assert_eq!(
+            RelayUrl::parse("smtp://h:0"),
+            Err(RelayUrlError::Port("0".into()))
+        );
+        assert_eq!(
+            RelayUrl::parse("smtp://h:x"),
+            Err(RelayUrlError::Port("x".into()))
+        );
+        assert_eq!(
+            RelayUrl::parse("smtp://2001:db8::1"),
+            Err(RelayUrlError::Ipv6Brackets)
+        );
+        assert_eq!(RelayUrl::parse("lmtp://h"), Err(RelayUrlError::LmtpPort));
+        assert_eq!(
+            RelayUrl::parse("smtp://a b"),
+            Err(RelayUrlError::HostChar(' '))
+        );
+    }
+}

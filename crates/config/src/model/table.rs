@@ -33,7 +33,7 @@ pub const GENERATED_PREFIX: char = '<';
 /// A table: declared with `table NAME …`, or generated for an inline
 /// `{ … }` list/mapping or a literal string written where a table is
 /// accepted.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableDef {
     pub name: String,
     pub source: TableSource,

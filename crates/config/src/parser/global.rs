@@ -21,6 +21,7 @@ impl Parser {
         let mut key = None;
         let mut dhe = None;
         let mut dhparams = None;
+        let mut ca_file = None;
         let mut modern = false;
         while !self.at_eol() {
             modern |= self.at("cert") || self.at("dhe");
@@ -38,6 +39,8 @@ impl Parser {
                 });
             } else if self.eat("dhparams") {
                 dhparams = Some(self.string("a dhparams file")?.0);
+            } else if self.eat("ca") {
+                ca_file = Some(self.string("a CA file")?.0);
             } else {
                 return self.unexpected("cert, key or dhe");
             }
@@ -56,6 +59,7 @@ impl Parser {
                     key: None,
                     dhe: None,
                     dhparams: None,
+                    ca_file: None,
                     span: kw.pos.span(),
                 });
                 self.b.cfg.pkis.len() - 1
@@ -66,6 +70,7 @@ impl Parser {
         p.key = key.or(p.key.take());
         p.dhe = dhe.or(p.dhe.take());
         p.dhparams = dhparams.or(p.dhparams.take());
+        p.ca_file = ca_file.or(p.ca_file.take());
         Ok(())
     }
 
@@ -385,7 +390,7 @@ impl Parser {
 
     /// A delay `N[smhd]`.
     pub(super) fn delay(&mut self, what: &str) -> PResult<Duration> {
-        let (s, pos) = self.string(&format!("a {what} (like 4d, 30m)"))?;
+        let (s, pos) = self.string(&format!("a delay for {what} (like 4d or 30m)"))?;
         match parse_delay(&s) {
             Some(d) => Ok(d),
             None => self.fail(

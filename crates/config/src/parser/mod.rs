@@ -371,12 +371,17 @@ pub(crate) fn is_number(s: &str) -> bool {
 }
 
 fn describe(t: &Tok) -> String {
+    // Long strings are cut: the position says where the rest is.
+    let short = |s: &str| match s.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    };
     match t {
         Tok::Word {
             text,
             quoted: false,
-        } => format!("'{text}'"),
-        Tok::Word { text, quoted: true } => format!("\"{text}\""),
+        } => format!("'{}'", short(text)),
+        Tok::Word { text, quoted: true } => format!("\"{}\"", short(text)),
         Tok::LBrace => "'{'".into(),
         Tok::RBrace => "'}'".into(),
         Tok::LAngle => "'<'".into(),

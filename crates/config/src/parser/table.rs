@@ -125,7 +125,8 @@ impl Parser {
                 self.bump();
                 let (name, npos) = self.string("a table name")?;
                 self.expect_tok(Tok::RAngle, "'>'")?;
-                if self.b.cfg.table(&name).is_none() && !is_builtin_table(&name) {
+                let generated = name.starts_with(GENERATED_PREFIX);
+                if generated || (self.b.cfg.table(&name).is_none() && !is_builtin_table(&name)) {
                     return self.fail(&npos, format!("no such table: {name}"));
                 }
                 name

@@ -117,7 +117,12 @@ impl Printer<'_> {
         }
         for p in &self.cfg.pkis {
             let name = word(&p.name);
-            if p.cert.is_none() && p.key.is_none() && p.dhe.is_none() && p.dhparams.is_none() {
+            let empty = p.cert.is_none()
+                && p.key.is_none()
+                && p.dhe.is_none()
+                && p.dhparams.is_none()
+                && p.ca_file.is_none();
+            if empty {
                 self.line(format!("pki {name}"));
             }
             if let Some(f) = &p.cert {
@@ -137,6 +142,10 @@ impl Printer<'_> {
             if let Some(f) = &p.dhparams {
                 self.line("# dhparams (5.4-5.9) has no equivalent today: use dhe auto");
                 self.line(format!("pki {name} dhparams {}", quote(f)));
+            }
+            if let Some(f) = &p.ca_file {
+                self.line("# pki … ca FILE (5.4): today, ca NAME cert FILE and listen … ca NAME");
+                self.line(format!("pki {name} ca {}", quote(f)));
             }
         }
     }

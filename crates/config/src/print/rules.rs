@@ -11,7 +11,8 @@
 //! | `from any`               | `from any …`                                        |
 //!
 //! combined with an `authenticated` / `! authenticated` condition by
-//! boolean algebra; a rule that can never match is left out.
+//! boolean algebra; a rule that can never match becomes `!from any …`
+//! (the ruleset keeps its shape and its actions stay referenced).
 
 use crate::model::{Cond, Condition, Decision, Grammar, Rule, TableSource};
 
@@ -95,6 +96,7 @@ impl Printer<'_> {
             v
         };
         let s = |x: &str| x.to_string();
+        let never = || vec![vec![s("!from any")]];
         let variants: Vec<Variant> = match (&from.cond, from.negated, auth) {
             (Cond::FromAny, _, a) => {
                 let mut v = vec![f];
@@ -106,7 +108,7 @@ impl Printer<'_> {
             (Cond::FromLocal { .. }, false, None) => vec![vec![f], vec![s("from auth")]],
             (Cond::FromLocal { .. }, false, Some(false)) => vec![vec![s("from auth")]],
             (Cond::FromLocal { .. }, false, Some(true)) => vec![vec![f, s("!auth")]],
-            (Cond::FromLocal { .. }, true, Some(false)) => vec![],
+            (Cond::FromLocal { .. }, true, Some(false)) => never(),
             (Cond::FromLocal { .. }, true, _) => vec![vec![f, s("!auth")]],
             (Cond::FromSrc { operand, .. }, neg, a) => {
                 let local = self.holds_local(&operand.table);
@@ -115,10 +117,10 @@ impl Printer<'_> {
                     (false, None, true) => vec![vec![f], vec![s("from auth")]],
                     (false, None, false) => vec![vec![f, s("!auth")]],
                     (false, Some(false), true) => vec![vec![s("from auth")]],
-                    (false, Some(false), false) => vec![],
+                    (false, Some(false), false) => never(),
                     (true, None, true) => vec![vec![f, s("!auth")]],
                     (true, None, false) => vec![vec![f], vec![s("from auth")]],
-                    (true, Some(false), true) => vec![],
+                    (true, Some(false), true) => never(),
                     (true, Some(false), false) => vec![vec![s("from auth")]],
                 }
             }

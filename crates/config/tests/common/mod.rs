@@ -60,3 +60,11 @@ pub fn stripped(mut c: Config) -> Config {
     c.strip_spans();
     c
 }
+
+/// The single value of a literal (or one-element inline) table.
+pub fn only_literal(c: &Config, table: &str) -> String {
+    match &c.table(table).expect("table").source {
+        smtpd_config::TableSource::List(v) if v.len() == 1 => v[0].clone(),
+        other => panic!("not a literal: {other:?}"),
+    }
+}

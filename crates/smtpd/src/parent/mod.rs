@@ -11,6 +11,7 @@ pub use host::server_name;
 mod privileged;
 pub mod setup;
 mod spawn;
+mod stop;
 
 use anyhow::{anyhow, Context, Result};
 use smtpd_ipc::{channel, Inbound, Role, Sender};
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use crate::cli::Cli;
 use crate::conf::{self, Loaded};
@@ -27,8 +28,6 @@ use crate::logging;
 use crate::msg::bootstrap::RuntimeConfig;
 use crate::msg::{ToControl, ToLka, ToMda, ToMfa, ToMta, ToParent, ToQueue, ToScheduler, ToSmtp};
 
-/// How long children get to finish in-flight work after SIGTERM.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long children get to start.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -123,10 +122,22 @@ struct Children {
 }
 
 impl Children {
-    /// Tell every child to stop, the smtp process first so that it stops
-    /// taking mail while the others finish.
-    fn shutdown(&self) {
-        let _ = self.smtp.send(ToSmtp::Shutdown);
+    /// Stop every child, the smtp process first: it stops taking mail and
+    /// its sessions finish their transactions while the queue and lka
+    /// still answer; only once it is gone are the others told to stop
+    /// (see `stop.rs`).
+    async fn shutdown(
+        &self,
+        watch: &mut stop::Watch,
+        inbox: &mut mpsc::UnboundedReceiver<Inbound<ToParent>>,
+        privileged: &privileged::Services,
+    ) {
+        if watch.pid(Role::Smtp).is_some() {
+            let _ = self.smtp.send(ToSmtp::Shutdown);
+            watch
+                .wait_for(&[Role::Smtp], stop::SMTP_STOP, inbox, privileged)
+                .await;
+        }
         let _ = self.mta.send(ToMta::Shutdown);
         let _ = self.mda.send(ToMda::Shutdown);
         let _ = self.mfa.send(ToMfa::Shutdown);
@@ -134,15 +145,10 @@ impl Children {
         let _ = self.scheduler.send(ToScheduler::Shutdown);
         let _ = self.queue.send(ToQueue::Shutdown);
         let _ = self.control.send(ToControl::Shutdown);
+        watch
+            .wait_for(&Role::CHILDREN, stop::OTHERS_STOP, inbox, privileged)
+            .await;
     }
-}
-
-enum Event {
-    Exit {
-        role: Role,
-        pid: u32,
-        status: std::io::Result<std::process::ExitStatus>,
-    },
 }
 
 async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
@@ -186,7 +192,7 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
 
     // From here on every channel is async.
     let (inbox_tx, mut inbox) = mpsc::unbounded_channel::<Inbound<ToParent>>();
-    let (ev_tx, mut events) = mpsc::unbounded_channel::<Event>();
+    let (ev_tx, events) = mpsc::unbounded_channel::<stop::Exit>();
     let mut senders: HashMap<Role, Sender<()>> = HashMap::new();
     let mut pids: HashMap<Role, u32> = HashMap::new();
     for s in started {
@@ -205,7 +211,7 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
         let (role, pid, mut child) = (s.role, s.pid, s.child);
         tokio::spawn(async move {
             let status = child.wait().await;
-            let _ = ev.send(Event::Exit { role, pid, status });
+            let _ = ev.send(stop::Exit { role, pid, status });
         });
     }
     drop(inbox_tx);
@@ -234,8 +240,11 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
     let mut ready = 0usize;
     let start_deadline = tokio::time::sleep(START_TIMEOUT);
     tokio::pin!(start_deadline);
-    let mut alive: HashMap<Role, u32> = pids.clone();
+    let mut watch = stop::Watch::new(events, pids);
 
+    // The first child to end — its exit, or its channel to us closing — is
+    // the one that died: bystanders do not stop on a peer's death
+    // (`child::on_closed`), they wait to be told.
     let failure: Option<String> = loop {
         tokio::select! {
             _ = sigterm.recv() => { info!("received SIGTERM, shutting down"); break None; }
@@ -244,10 +253,7 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
             _ = &mut start_deadline, if ready < Role::CHILDREN.len() => {
                 break Some(format!("children did not start within {}s", START_TIMEOUT.as_secs()));
             }
-            Some(Event::Exit { role, pid, status }) = events.recv() => {
-                alive.remove(&role);
-                break Some(format!("child {role} (pid {pid}) {}", describe(&status)));
-            }
+            Some(exit) = watch.events.recv() => break Some(watch.ended(&exit)),
             Some(ev) = inbox.recv() => match ev {
                 Inbound::Msg { msg: ToParent::Ready { role }, .. } => {
                     ready += 1;
@@ -257,10 +263,12 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
                     }
                 }
                 Inbound::Msg { from, msg, fds } => privileged.handle(from, msg, fds),
+                Inbound::Closed { from, error: None } => break Some(watch.reap(from).await),
+                Inbound::Closed { from, error: Some(smtpd_ipc::ChannelError::Io(e)) }
+                    if crate::child::peer_vanished(&e) => break Some(watch.reap(from).await),
                 Inbound::Closed { from, error: Some(e) } => {
                     break Some(format!("channel parent <-> {from} failed: {e}"));
                 }
-                Inbound::Closed { .. } => {}
             },
         }
     };
@@ -268,38 +276,7 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
     if let Some(why) = &failure {
         error!("{why}: stopping the server");
     }
-    children.shutdown();
-    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-    while !alive.is_empty() {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(Event::Exit { role, pid, status })) => {
-                alive.remove(&role);
-                match &status {
-                    Ok(s) if s.success() => tracing::debug!("{role} (pid {pid}) exited"),
-                    _ => warn!("child {role} (pid {pid}) {}", describe(&status)),
-                }
-            }
-            Ok(None) => break,
-            Err(_) => {
-                for (role, pid) in &alive {
-                    warn!("child {role} (pid {pid}) did not stop in time: killing it");
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(*pid as i32),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                // Reap them so that no zombie outlives us.
-                while !alive.is_empty() {
-                    match tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
-                        Ok(Some(Event::Exit { role, .. })) => {
-                            alive.remove(&role);
-                        }
-                        _ => break,
-                    }
-                }
-            }
-        }
-    }
+    children.shutdown(&mut watch, &mut inbox, &privileged).await;
     let _ = std::fs::remove_file(&runtime.paths.socket);
     Ok(match failure {
         None => {
@@ -308,21 +285,4 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
         }
         Some(_) => ExitCode::FAILURE,
     })
-}
-
-fn describe(status: &std::io::Result<std::process::ExitStatus>) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match status {
-        Ok(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => format!("exited with status {c}"),
-            (None, Some(sig)) => format!(
-                "was killed by signal {sig} ({})",
-                nix::sys::signal::Signal::try_from(sig)
-                    .map(|s| s.as_str())
-                    .unwrap_or("?")
-            ),
-            _ => "ended".to_string(),
-        },
-        Err(e) => format!("could not be waited for: {e}"),
-    }
 }

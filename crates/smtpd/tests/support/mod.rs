@@ -5,10 +5,12 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod client;
 pub mod conf;
 pub mod custom;
 pub mod dns;
+pub mod fake_parent;
 pub mod mailbox;
 pub mod procs;
 pub mod programs;
@@ -24,6 +26,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 pub const SMTPD: &str = env!("CARGO_BIN_EXE_smtpd");
+
+/// The empty directory privileged test servers chroot their roles into.
+pub const EMPTY_DIR: &str = "/var/empty";
 
 /// A port nobody listens on right now (bound then released; the small race
 /// with other tests is acceptable on loopback).
@@ -142,6 +147,10 @@ impl Server {
             .arg(dir.path().join("mail"));
         if !opts.privileged {
             cmd.arg("--unprivileged");
+        } else if !opts.args.iter().any(|a| a == "--empty") {
+            // The chroot of the unprivileged roles: root-owned, not
+            // writable by others (the daemon's default, made explicit).
+            cmd.arg("--empty").arg(EMPTY_DIR);
         }
         cmd.args(&opts.args)
             .current_dir(dir.path())
@@ -234,14 +243,16 @@ impl Server {
     }
 
     fn kill_all(&mut self) {
-        // Once the parent is gone (reaped), there is no tree to kill: never
-        // walk the descendants of pid 0, which are every process.
-        let Some(mut c) = self.child.take() else {
+        // Once the server has exited there is no tree to kill; asking
+        // for the descendants of pid 0 would name every process.
+        if self.child.is_none() {
             return;
-        };
-        let pids: Vec<u32> = procs::descendants(c.id());
-        let _ = c.kill();
-        let _ = c.wait();
+        }
+        let pids: Vec<u32> = procs::descendants(self.pid());
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
         for p in &pids {
             unsafe_free_kill(*p as i32, nix::sys::signal::Signal::SIGKILL);
         }

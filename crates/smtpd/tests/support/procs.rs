@@ -4,9 +4,13 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-/// Direct children of `pid`.
+/// Direct children of `pid` (none for 0: a server that is gone has no
+/// pid, and the "children" of 0 are init and kthreadd).
 pub fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
+    if pid == 0 {
+        return out;
+    }
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return out;
     };

@@ -24,7 +24,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Per-query limit.
-const TIMEOUT: Duration = Duration::from_millis(1500);
+const TIMEOUT: Duration = Duration::from_millis(1000);
 
 pub struct Dns {
     resolver: Option<TokioResolver>,

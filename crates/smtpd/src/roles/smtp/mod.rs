@@ -43,6 +43,9 @@ pub struct Shared {
     pub max_sessions: usize,
     /// Signalled when a session ends (the accept loops may resume).
     pub session_ended: Notify,
+    /// Some rule tests the client's reverse DNS name (`from rdns`): RCPT
+    /// must wait for it. Otherwise sessions never wait on DNS.
+    pub needs_rdns: bool,
 }
 
 pub fn main(mut setup: ChildSetup) -> Result<()> {
@@ -96,6 +99,11 @@ async fn run(
         sessions: AtomicUsize::new(0),
         max_sessions,
         session_ended: Notify::new(),
+        needs_rdns: ctx.rt.config.rules.iter().any(|r| {
+            r.conditions
+                .iter()
+                .any(|c| matches!(c.cond, smtpd_config::Cond::FromRdns(_)))
+        }),
     });
     for (index, addr, fd) in listeners {
         let std_listener = std::net::TcpListener::from(fd);
@@ -115,6 +123,9 @@ async fn run(
                 if on_closed(ctx.role, from, error)? == Flow::Stop {
                     break;
                 }
+                // A peer died and the parent is stopping the server: the
+                // sessions waiting for it answer 451 now, not at a timeout.
+                shared.pending.fail_all();
             }
             Inbound::Msg { msg, .. } if msg.is_shutdown() => break,
             Inbound::Msg { msg, fds, .. } => match msg.reply_to() {
@@ -148,7 +159,11 @@ async fn run(
                         shared.pending.complete(req, msg, fds);
                     }
                 }
-                Some(Inbound::Closed { .. }) => {}
+                Some(Inbound::Closed { from, .. }) => {
+                    if from != smtpd_ipc::Role::Parent {
+                        shared.pending.fail_all();
+                    }
+                }
                 None => break,
             },
             _ = shared.session_ended.notified() => {}

@@ -557,7 +557,12 @@ impl Session {
             dsn_ret: tx.ret,
             dsn_envid: tx.envid.clone(),
         };
-        self.settle_rdns(RDNS_WAIT).await;
+        let wait = if self.sh.needs_rdns {
+            RDNS_WAIT
+        } else {
+            Duration::ZERO
+        };
+        self.settle_rdns(wait).await;
         let lka = self.sh.peers.lka();
         let session = self.info.clone();
         let orcpt = rc.params.orcpt.as_ref().map(|o| o.to_param());
