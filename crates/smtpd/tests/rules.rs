@@ -461,7 +461,17 @@ fn reverse_dns_names_rules_and_received() {
 #[test]
 fn a_dead_resolver_does_not_stall_the_session() {
     let dns = SilentDns::start();
-    let server = start_paused(&conf::basic(""), dns.args());
+    // A `from rdns` rule makes RCPT wait for the name: the wait is bounded.
+    let config = format!(
+        "{users}\
+         listen on 127.0.0.1 port {{PORT}}\n\
+         {acts}\
+         match from rdns for domain \"local.test\" action \"named\"\n\
+         match from any for domain \"local.test\" action \"local\"\n",
+        users = conf::userbase(&["alice"]),
+        acts = actions(&["named", "local"]),
+    );
+    let server = start_paused(&config, dns.args());
     let t0 = Instant::now();
     let mut c = connect_from("127.0.0.9", server.port);
     // The banner does not wait for the reverse lookup.
