@@ -12,6 +12,10 @@ pub enum ToQueue {
     /// smtp (MAIL FROM): create an incoming message. Answered by
     /// `ToSmtp::MessageCreated` with the file to write the content into.
     CreateMessage { req: ReqId },
+    /// smtp: create `count` incoming messages ahead of need (at most
+    /// `MAX_FDS_PER_FRAME`), so that MAIL FROM does not wait for the
+    /// queue. Answered by `ToSmtp::MessagesCreated`.
+    CreateMessages { count: usize },
     /// smtp (end of DATA): make the message and these envelopes durable and
     /// move them into the queue. Answered by `ToSmtp::Committed`.
     Commit {
@@ -39,9 +43,10 @@ pub enum ToQueue {
 impl Message for ToQueue {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
-            ToQueue::CreateMessage { .. } | ToQueue::Commit { .. } | ToQueue::Rollback { .. } => {
-                from == Role::Smtp
-            }
+            ToQueue::CreateMessage { .. }
+            | ToQueue::CreateMessages { .. }
+            | ToQueue::Commit { .. }
+            | ToQueue::Rollback { .. } => from == Role::Smtp,
             ToQueue::Deliver { .. } | ToQueue::Expire { .. } | ToQueue::Remove { .. } => {
                 from == Role::Scheduler
             }
@@ -53,6 +58,7 @@ impl Message for ToQueue {
     fn name(&self) -> &'static str {
         match self {
             ToQueue::CreateMessage { .. } => "CreateMessage",
+            ToQueue::CreateMessages { .. } => "CreateMessages",
             ToQueue::Commit { .. } => "Commit",
             ToQueue::Rollback { .. } => "Rollback",
             ToQueue::Deliver { .. } => "Deliver",

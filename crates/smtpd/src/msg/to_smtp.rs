@@ -41,6 +41,10 @@ pub enum ToSmtp {
         req: ReqId,
         result: Result<MsgId, QueueFailure>,
     },
+    /// queue: messages created ahead of need, one descriptor each, in order
+    /// (`CreateMessages`). `no_room`: the spool is (nearly) full; new mail
+    /// must be refused until a `CreateMessage` succeeds again.
+    MessagesCreated { msgids: Vec<MsgId>, no_room: bool },
     /// queue: the message and its envelopes are on stable storage (or not).
     Committed {
         req: ReqId,
@@ -65,7 +69,9 @@ pub enum ToSmtp {
 impl Message for ToSmtp {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
-            ToSmtp::MessageCreated { .. } | ToSmtp::Committed { .. } => from == Role::Queue,
+            ToSmtp::MessageCreated { .. }
+            | ToSmtp::MessagesCreated { .. }
+            | ToSmtp::Committed { .. } => from == Role::Queue,
             ToSmtp::Expanded { .. } | ToSmtp::Rdns { .. } => from == Role::Lka,
             ToSmtp::Pause | ToSmtp::Resume => matches!(from, Role::Parent | Role::Control),
             ToSmtp::Shutdown => from == Role::Parent,
@@ -75,6 +81,7 @@ impl Message for ToSmtp {
     fn name(&self) -> &'static str {
         match self {
             ToSmtp::MessageCreated { .. } => "MessageCreated",
+            ToSmtp::MessagesCreated { .. } => "MessagesCreated",
             ToSmtp::Committed { .. } => "Committed",
             ToSmtp::Expanded { .. } => "Expanded",
             ToSmtp::Rdns { .. } => "Rdns",

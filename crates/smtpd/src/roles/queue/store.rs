@@ -100,6 +100,7 @@ impl Store {
     fn handle(&mut self, msg: ToQueue) {
         match msg {
             ToQueue::CreateMessage { req } => self.create(req),
+            ToQueue::CreateMessages { count } => self.create_many(count),
             ToQueue::Commit { .. } => {}
             ToQueue::Rollback { msgid } => {
                 if let Err(e) = self.backend.rollback(msgid) {
@@ -162,6 +163,37 @@ impl Store {
             }),
         };
         if let Err(e) = sent {
+            warn!("queue: answering smtp: {e}");
+        }
+    }
+
+    /// Create messages ahead of need for the smtp process's pool.
+    fn create_many(&mut self, count: usize) {
+        let count = count.min(smtpd_ipc::MAX_FDS_PER_FRAME);
+        let no_room = matches!(self.backend.has_room(), Ok(false));
+        let mut msgids = Vec::new();
+        let mut files: Vec<std::os::fd::OwnedFd> = Vec::new();
+        if !no_room {
+            for _ in 0..count {
+                let Ok(msgid) = self.backend.create_message() else { break };
+                match self.backend.message_fd_w(msgid) {
+                    Ok(f) => {
+                        msgids.push(msgid);
+                        files.push(f.into());
+                    }
+                    Err(e) => {
+                        warn!("queue: opening a message file: {e}");
+                        let _ = self.backend.rollback(msgid);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Err(e) = self
+            .peers
+            .smtp()
+            .send_with_fds(ToSmtp::MessagesCreated { msgids, no_room }, files)
+        {
             warn!("queue: answering smtp: {e}");
         }
     }

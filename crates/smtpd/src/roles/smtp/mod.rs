@@ -8,6 +8,7 @@
 //! that hog a session without doing useful work (`session.rs`).
 
 mod address;
+mod pool;
 mod received;
 mod session;
 
@@ -46,6 +47,8 @@ pub struct Shared {
     /// Some rule tests the client's reverse DNS name (`from rdns`): RCPT
     /// must wait for it. Otherwise sessions never wait on DNS.
     pub needs_rdns: bool,
+    /// Incoming messages created ahead of need.
+    pub pool: std::sync::Mutex<pool::Pool>,
 }
 
 pub fn main(mut setup: ChildSetup) -> Result<()> {
@@ -104,7 +107,12 @@ async fn run(
                 .iter()
                 .any(|c| matches!(c.cond, smtpd_config::Cond::FromRdns(_)))
         }),
+        pool: std::sync::Mutex::new(pool::Pool::default()),
     });
+    {
+        let queue = shared.peers.queue();
+        shared.pool().refill(&queue);
+    }
     for (index, addr, fd) in listeners {
         let std_listener = std::net::TcpListener::from(fd);
         std_listener.set_nonblocking(true)?;
@@ -133,6 +141,10 @@ async fn run(
                     shared.pending.complete(req, msg, fds);
                 }
                 None => match msg {
+                    ToSmtp::MessagesCreated { msgids, no_room } => {
+                        let queue = shared.peers.queue();
+                        shared.pool().add(msgids, fds, no_room, &queue);
+                    }
                     ToSmtp::Pause => {
                         info!("smtp: paused: no new sessions");
                         let _ = pause_tx.send(true);
@@ -171,6 +183,13 @@ async fn run(
         }
     }
     Ok(())
+}
+
+impl Shared {
+    /// The message pool (the lock is only held for a push or a pop).
+    pub fn pool(&self) -> std::sync::MutexGuard<'_, pool::Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 async fn accept_loop(

@@ -41,8 +41,11 @@ const MAX_ERRORS: u32 = 20;
 /// Commands that do no useful work (NOOP, RSET, HELP, VRFY, EXPN, bare
 /// HELO/EHLO) tolerated between two messages.
 const MAX_USELESS: u32 = 100;
-/// Bytes read at a time.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read at a time between commands: small, because thousands of
+/// idle sessions each hold this buffer.
+const READ_CHUNK: usize = 2 * 1024;
+/// Bytes read at a time while a message comes in.
+const DATA_CHUNK: usize = 64 * 1024;
 
 /// Run a session until the client leaves, misbehaves, or the server stops.
 pub async fn run(
@@ -274,8 +277,8 @@ impl Session {
                     Ok(line) => self.command(&line).await,
                 };
                 let next = match next {
-                    Next::Data => self.data(&mut buf).await,
-                    Next::Bdat => self.bdat(&mut buf).await,
+                    Next::Data => self.data().await,
+                    Next::Bdat => self.bdat().await,
                     other => other,
                 };
                 if let Next::Close(why) = next {
@@ -488,9 +491,25 @@ impl Session {
             ));
         }
         let queue = self.sh.peers.queue();
-        let answer = self
-            .ask(|req| queue.send(ToQueue::CreateMessage { req }))
-            .await;
+        let pooled = self.sh.pool().take(&queue);
+        let answer = match pooled {
+            Some((msgid, file)) => Some((
+                ToSmtp::MessageCreated {
+                    req: 0,
+                    result: Ok(msgid),
+                },
+                vec![std::os::fd::OwnedFd::from(file)],
+            )),
+            None => {
+                let a = self
+                    .ask(|req| queue.send(ToQueue::CreateMessage { req }))
+                    .await;
+                if let Some((ToSmtp::MessageCreated { result: Ok(_), .. }, _)) = &a {
+                    self.sh.pool().room_again(&queue);
+                }
+                a
+            }
+        };
         let (msgid, file) = match answer {
             Some((
                 ToSmtp::MessageCreated {
@@ -676,7 +695,10 @@ impl Session {
     }
 
     /// Receive the content after DATA, then commit.
-    async fn data(&mut self, buf: &mut [u8]) -> Next {
+    async fn data(&mut self) -> Next {
+        // Content comes in big reads; the buffer lives only while it does.
+        let mut big = vec![0u8; DATA_CHUNK];
+        let buf = big.as_mut_slice();
         if self.flush().await.is_err() {
             return Next::Close("io-error");
         }
@@ -684,7 +706,7 @@ impl Session {
         // Anything already received after the DATA line is content.
         let mut pending = self.cmds.take_buffered();
         pending.append(&mut self.input);
-        let mut out = Vec::with_capacity(READ_CHUNK + 1);
+        let mut out = Vec::with_capacity(DATA_CHUNK + 1);
         let mut write_failed = false;
         loop {
             let status = rx.feed(&pending, &mut out);
@@ -762,11 +784,13 @@ impl Session {
     }
 
     /// Receive one BDAT chunk (already announced), then answer it.
-    async fn bdat(&mut self, buf: &mut [u8]) -> Next {
+    async fn bdat(&mut self) -> Next {
+        let mut big = vec![0u8; DATA_CHUNK];
+        let buf = big.as_mut_slice();
         let mut discard = self.pending_discard.take();
         let mut pending = self.cmds.take_buffered();
         pending.append(&mut self.input);
-        let mut out = Vec::with_capacity(READ_CHUNK + 1);
+        let mut out = Vec::with_capacity(DATA_CHUNK + 1);
         loop {
             let status = match &mut discard {
                 Some((d, _)) => d.feed(&pending, &mut out),
