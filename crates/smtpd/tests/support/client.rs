@@ -39,7 +39,8 @@ impl Client {
 
     /// Read one reply (all its lines). Panics on EOF or timeout.
     pub fn reply(&mut self) -> Reply {
-        self.try_reply().expect("connection closed while waiting for a reply")
+        self.try_reply()
+            .expect("connection closed while waiting for a reply")
     }
 
     /// Read one reply; `None` at EOF.

@@ -6,8 +6,12 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod local;
 pub mod mailbox;
+pub mod message;
+pub mod nodns;
 pub mod procs;
+pub mod pymail;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -40,7 +40,12 @@ pub fn any_alive(pids: &[u32]) -> bool {
 
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -115,7 +120,10 @@ pub fn root_dir(pid: u32) -> Option<PathBuf> {
 /// NoNewPrivs of a process.
 pub fn no_new_privs(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map(|s| s.lines().any(|l| l.starts_with("NoNewPrivs:") && l.ends_with('1')))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("NoNewPrivs:") && l.ends_with('1'))
+        })
         .unwrap_or(false)
 }
 
