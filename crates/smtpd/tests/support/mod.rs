@@ -12,6 +12,7 @@ pub mod message;
 pub mod nodns;
 pub mod procs;
 pub mod pymail;
+pub mod sysusers;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 
 use super::ruleset::{self, Subject};
 use super::tables::Tables;
-use super::Lka;
+use super::{ForwardError, Lka};
 use crate::msg::to_smtp::Expansion;
 use crate::msg::{SessionInfo, TxInfo, UserInfo};
 use smtpd_types::DsnNotify;
@@ -232,7 +232,17 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                 let read_forward =
                     *same_user || local.user.as_deref().map(|u| u == bare).unwrap_or(true);
                 let forwarded = if read_forward && !*same_user {
-                    lka.open_forward(&user).await.map_err(Failure::temp)?
+                    lka.open_forward(&user).await.map_err(|e| match e {
+                        ForwardError::Refused(why) => {
+                            tracing::warn!("expansion: ~{}/.forward {why}", user.username);
+                            Failure::Perm {
+                                code: 550,
+                                status: EnhancedStatus::new(5, 7, 1),
+                                text: "Delivery not authorized: unsafe .forward file".into(),
+                            }
+                        }
+                        ForwardError::Temporary(why) => Failure::temp(why),
+                    })?
                 } else {
                     None
                 };
