@@ -34,18 +34,30 @@ pub fn users_table() -> String {
 /// kept off any outside DNS, with the test users' homes, the mbox
 /// directory DIR/mail and an output directory DIR/out created.
 pub fn start(config: &str) -> Server {
-    start_with(config, Options::default())
+    start_with(config, Options::default(), |_| {})
 }
 
-pub fn start_with(config: &str, mut opts: Options) -> Server {
+/// As [`start`], with options, and `prepare` run on the server's directory
+/// (homes and DIR/out already made) before the server starts: for files
+/// its tables read at start.
+pub fn start_with(config: &str, mut opts: Options, prepare: impl FnOnce(&Path)) -> Server {
     opts.args.extend(super::nodns::args());
-    let s = Server::start_opts(&format!("{}{config}", users_table()), opts);
+    let dir = tempfile::Builder::new()
+        .prefix("smtpd-test-")
+        .tempdir()
+        .expect("temp dir");
     for u in USERS {
-        std::fs::create_dir_all(s.path(&format!("home/{u}"))).unwrap();
+        std::fs::create_dir_all(dir.path().join("home").join(u)).unwrap();
     }
-    std::fs::create_dir_all(s.path("mail")).unwrap();
-    std::fs::create_dir_all(s.path("out")).unwrap();
-    s
+    std::fs::create_dir_all(dir.path().join("mail")).unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    prepare(dir.path());
+    Server::start_in(dir, &format!("{}{config}", users_table()), opts)
+}
+
+/// Replace `{DIR}` in a text written before the server starts.
+pub fn fill(text: &str, dir: &Path) -> String {
+    text.replace("{DIR}", &dir.to_string_lossy())
 }
 
 /// Wait until the log holds at least `n` lines containing `needle`.
