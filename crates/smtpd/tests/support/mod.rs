@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod lmtpd;
 pub mod local;
 pub mod mailbox;
 pub mod message;
