@@ -230,3 +230,35 @@ match from any for domain "local.test" action "prog"
     let got = std::fs::read(s.path("out/ann.msg")).unwrap();
     assert!(got.ends_with(&msg));
 }
+
+/// Users who share a uid (virtual users of one mail account, or every
+/// user of an unprivileged server) share delivery workers; each program
+/// still runs in its own user's home, with its own HOME and USER.
+#[test]
+fn mda_runs_in_each_users_home() {
+    let s = start(
+        r#"listen on 127.0.0.1 port {PORT}
+action "prog" mda "pwd > {DIR}/out/%{user.username}.pwd; echo $HOME $USER >> {DIR}/out/%{user.username}.pwd; cat > /dev/null" userbase <users>
+match from any for domain "local.test" action "prog"
+"#,
+    );
+    let msg = message::message(FROM, "joe@local.test", "homes", b"homes\n");
+    for _ in 0..2 {
+        message::send_one(
+            s.port,
+            FROM,
+            &["joe@local.test", "ann@local.test", "bob@local.test"],
+            &msg,
+        );
+    }
+    wait_delivered(&s, 6);
+    for u in ["joe", "ann", "bob"] {
+        let home = s.path(&format!("home/{u}"));
+        let got = std::fs::read_to_string(s.path(&format!("out/{u}.pwd"))).unwrap();
+        assert_eq!(
+            got,
+            format!("{h}\n{h} {u}\n", h = home.display()),
+            "{u}: the last delivery's directory and environment"
+        );
+    }
+}

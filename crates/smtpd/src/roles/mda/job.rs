@@ -64,6 +64,7 @@ pub fn build(
         Method::Command {
             command: cmd.clone(),
             env: program_env(),
+            directory: user.home.clone(),
             timeout_secs: PROGRAM_TIMEOUT_SECS,
         }
     } else {
@@ -118,6 +119,7 @@ pub fn build(
                 Method::Command {
                     command: cmd,
                     env: program_env(),
+                    directory: user.home.clone(),
                     timeout_secs: PROGRAM_TIMEOUT_SECS,
                 }
             }
