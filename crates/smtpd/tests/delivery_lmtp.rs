@@ -160,3 +160,27 @@ match from any for domain "lmtp.test" action "lm"
         "{log:?}"
     );
 }
+
+/// An LMTP server that is not there is a temporary failure: the message
+/// stays queued for the retry.
+#[test]
+fn server_down_is_temporary() {
+    let port = support::free_port();
+    let conf = format!(
+        r#"listen on 127.0.0.1 port {{PORT}}
+action "lm" lmtp "127.0.0.1:{port}" userbase <users>
+match from any for domain "lmtp.test" action "lm"
+"#
+    );
+    let s = start(&conf);
+    let msg = message::message(FROM, "joe@lmtp.test", "down", b"nobody home\n");
+    message::send_one(s.port, FROM, &["joe@lmtp.test"], &msg);
+    wait_count(&s, "delivery: TempFail", 1, Duration::from_secs(10));
+    let text = s.log.text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("delivery: TempFail") && l.contains("stat=4.4.1")),
+        "{text}"
+    );
+    assert_eq!(support::local::queued_envelopes(&s).len(), 1);
+}

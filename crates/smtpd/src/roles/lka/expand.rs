@@ -8,8 +8,9 @@
 //! `virtual` table, or turns it into a user name. A user name is looked up
 //! in the action's `alias` table, then must exist in its userbase, then may
 //! be redirected by the user's `~/.forward` (read by the parent as the
-//! user). Files and commands become deliveries of their own. Nodes already
-//! seen are skipped (loops end there) and depth is limited.
+//! user). Files and commands become deliveries of their own; `:include:`
+//! files are read in place and `error:` entries refuse the recipient. Nodes
+//! already seen are skipped (loops end there) and depth is limited.
 
 use smtpd_config::{Action, Config, Decision, LocalKind, Mapping, Method};
 use smtpd_table::alias::{
@@ -379,8 +380,9 @@ fn node_action<'c>(config: &'c Config, node: &Node) -> Result<&'c Action, Failur
 }
 
 /// The child nodes of the entries an alias, virtual or `.forward` lookup
-/// found, in order. `:include:` files are read in place — for alias and
-/// virtual tables only: OpenSMTPD ignores includes in a `.forward`, and
+/// found, in order. `:include:` files are read in place, by this process
+/// (as `_smtpd`) — for alias and virtual tables only: OpenSMTPD ignores
+/// includes in a `.forward` (`expand_line(…, 0)` in forward.c), and
 /// drops includes nested in an included file, so inclusion is one level
 /// deep (`read_include` drops them). An `error:` entry fails the whole
 /// recipient with its reply (OpenSMTPD's `EXPAND_ERROR`: 4xx temporary,
