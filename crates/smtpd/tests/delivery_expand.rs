@@ -105,7 +105,12 @@ match from any for domain "local.test" action "md"
     );
     let r = message::rcpt_reply(s.port, FROM, "team@local.test");
     assert_eq!(r.code, 451, "{r:?}");
-    assert!(s.log.text().contains("nowhere.list"), "{}", s.log.text());
+    assert!(
+        s.log
+            .wait_for("nowhere.list", std::time::Duration::from_secs(5)),
+        "{}",
+        s.log.text()
+    );
 }
 
 /// Virtual lookups try `user@domain`, then `user`, then `@domain`, then

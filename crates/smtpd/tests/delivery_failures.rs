@@ -97,7 +97,7 @@ cat > "$out/$u.msg"
         perm.len() == 1 && perm[0].contains("status 1: quota exceeded for perm"),
         "the last error line is reported: {text}"
     );
-    assert!(text.contains("failed permanently"), "{text}");
+    wait_count(&s, "failed permanently", 1, Duration::from_secs(10));
 
     // The retries deliver the three temporary failures, once each.
     wait_count(&s, "delivery: Ok", 3, RETRY_WAIT);

@@ -203,7 +203,8 @@ match from any for domain "local.test" action "md"
         assert!(r.text().starts_with("5.7.1 "), "{r:?}");
     }
     assert!(
-        s.log.text().contains("group or world writable"),
+        s.log
+            .wait_for("group or world writable", std::time::Duration::from_secs(5)),
         "{}",
         s.log.text()
     );
