@@ -6,6 +6,9 @@ set -euo pipefail
 
 need_apt=()
 command -v swaks >/dev/null || need_apt+=(swaks)
+# Dovecot's LMTP server: the local delivery tests deliver to it
+# (crates/smtpd/tests/delivery_lmtp.rs starts it in a config of its own).
+[ -x /usr/lib/dovecot/lmtp ] || need_apt+=(dovecot-lmtpd)
 if [ ${#need_apt[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -11,11 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::msg::worker::{Job, Method};
-use crate::msg::UserInfo;
 
 /// Deliver `message` as `job` says; one outcome per recipient (several
 /// only for LMTP).
-pub fn run(user: &UserInfo, job: &Job, mut message: File) -> Vec<DeliveryOutcome> {
+pub fn run(job: &Job, mut message: File) -> Vec<DeliveryOutcome> {
     let sender = job.sender.as_ref();
     let prepend = &job.prepend;
     let one = |r: Result<(), DeliveryError>| {
@@ -50,12 +49,13 @@ pub fn run(user: &UserInfo, job: &Job, mut message: File) -> Vec<DeliveryOutcome
         Method::Command {
             command,
             env,
+            directory,
             timeout_secs,
         } => {
             let cmd = MdaCommand {
                 command: command.clone(),
                 shell: PathBuf::from("/bin/sh"),
-                directory: PathBuf::from(&user.home),
+                directory: PathBuf::from(directory),
                 env: env.clone(),
                 timeout: Duration::from_secs(*timeout_secs),
             };

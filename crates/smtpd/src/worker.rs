@@ -40,7 +40,7 @@ fn run(ipc_fd: Option<i32>) -> Result<()> {
             .pop()
             .map(File::from)
             .ok_or_else(|| anyhow!("job {} came without its message", job.id))?;
-        let outcomes = deliver::run(&setup.user, &job, message);
+        let outcomes = deliver::run(&job, message);
         ch.send(
             &JobDone {
                 id: job.id,

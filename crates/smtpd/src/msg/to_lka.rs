@@ -30,11 +30,13 @@ pub enum ToLka {
         user: String,
     },
     /// parent: the user's `~/.forward`, opened as the user. Carries one
-    /// descriptor when `found`.
+    /// descriptor when `found`. An `error` is `permanent` when the file was
+    /// refused (unsafe), temporary when it could not be opened right now.
     Forward {
         req: ReqId,
         found: bool,
         error: Option<String>,
+        permanent: bool,
     },
     /// parent: stop.
     Shutdown,

@@ -45,6 +45,9 @@ pub enum Method {
     Command {
         command: String,
         env: Vec<(String, String)>,
+        /// The recipient user's home: users sharing a uid share a worker,
+        /// so the worker's own user does not say whose home it is.
+        directory: String,
         timeout_secs: u64,
     },
     /// LMTP to `dest` (`host:port` or a socket path), one RCPT per entry.

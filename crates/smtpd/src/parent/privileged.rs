@@ -3,6 +3,7 @@
 //! user's `~/.forward` as that user for lka.
 
 use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{setegid, seteuid, Gid, Uid};
@@ -75,6 +76,7 @@ impl Services {
                             req,
                             found: true,
                             error: None,
+                            permanent: false,
                         },
                         vec![f.into()],
                     ),
@@ -82,11 +84,13 @@ impl Services {
                         req,
                         found: false,
                         error: None,
+                        permanent: false,
                     }),
                     Err(e) => self.lka.send(ToLka::Forward {
                         req,
                         found: false,
-                        error: Some(format!("{e:#}")),
+                        error: Some(e.to_string()),
+                        permanent: matches!(e, ForwardError::Refused(_)),
                     }),
                 };
                 if let Err(e) = sent {
@@ -139,38 +143,63 @@ impl Services {
 
     /// Open `~user/.forward` with the user's rights, refusing files others
     /// could have written (forward(5)).
-    fn open_forward(&self, user: &UserInfo) -> Result<Option<File>> {
+    fn open_forward(&self, user: &UserInfo) -> Result<Option<File>, ForwardError> {
         let home = Path::new(&user.home);
         let path = home.join(".forward");
         let opened = if self.privileged {
-            as_user(user, || open_nofollow(&path))?
+            as_user(user, || open_nofollow(&path))
+                .map_err(|e| ForwardError::Failed(format!("{e:#}")))?
         } else {
             open_nofollow(&path)
         };
+        let refused = |why: String| ForwardError::Refused(format!("{}: {why}", path.display()));
         let file = match opened {
             Ok(f) => f,
-            Err(nix::errno::Errno::ENOENT) => return Ok(None),
-            Err(e) => bail!("cannot open {}: {e}", path.display()),
+            Err(Errno::ENOENT) => return Ok(None),
+            // Out of resources or a failing disk: may be gone on retry.
+            Err(
+                e @ (Errno::EMFILE | Errno::ENFILE | Errno::EIO | Errno::ENOMEM | Errno::EINTR),
+            ) => return Err(ForwardError::Failed(format!("{}: {e}", path.display()))),
+            Err(Errno::ELOOP) => return Err(refused("is a symbolic link".into())),
+            Err(e) => return Err(refused(format!("cannot open: {e}"))),
         };
-        let md = file.metadata()?;
+        let md = file
+            .metadata()
+            .map_err(|e| ForwardError::Failed(format!("{}: {e}", path.display())))?;
         if !md.is_file() {
-            bail!("{} is not a regular file", path.display());
+            return Err(refused("not a regular file".into()));
         }
         if md.uid() != user.uid && md.uid() != 0 {
-            bail!("{} does not belong to {}", path.display(), user.username);
+            return Err(refused(format!("does not belong to {}", user.username)));
         }
         if md.mode() & 0o022 != 0 {
-            bail!("{} is group or world writable", path.display());
+            return Err(refused("group or world writable".into()));
         }
-        let hmd = std::fs::metadata(home)?;
+        let hmd = std::fs::metadata(home)
+            .map_err(|e| ForwardError::Failed(format!("{}: {e}", home.display())))?;
         if hmd.mode() & 0o022 != 0 {
-            bail!(
+            return Err(refused(format!(
                 "home directory {} is group or world writable",
                 home.display()
-            );
+            )));
         }
         Ok(Some(file))
     }
+}
+
+/// Why a `~/.forward` was not handed over.
+#[derive(Debug, thiserror::Error)]
+enum ForwardError {
+    /// The file is unsafe or unusable (writable by others, a link, not the
+    /// user's, unreadable): the user's doing, which retrying will not fix.
+    /// OpenSMTPD fails the expansion permanently here, and so do we: the
+    /// sender hears at once, and the refusal is in the log for the
+    /// administrator, instead of mail piling up for days unseen.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The system could not open it right now.
+    #[error("{0}")]
+    Failed(String),
 }
 
 fn open_nofollow(path: &Path) -> nix::Result<File> {

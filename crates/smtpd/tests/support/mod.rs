@@ -11,11 +11,17 @@ pub mod conf;
 pub mod custom;
 pub mod dns;
 pub mod fake_parent;
+pub mod lmtpd;
+pub mod local;
 pub mod mailbox;
+pub mod message;
+pub mod nodns;
 pub mod procs;
 pub mod programs;
+pub mod pymail;
 pub mod source;
 pub mod spool;
+pub mod sysusers;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -8,12 +8,13 @@
 //! `virtual` table, or turns it into a user name. A user name is looked up
 //! in the action's `alias` table, then must exist in its userbase, then may
 //! be redirected by the user's `~/.forward` (read by the parent as the
-//! user). Files and commands become deliveries of their own. Nodes already
-//! seen are skipped (loops end there) and depth is limited.
+//! user). Files and commands become deliveries of their own; `:include:`
+//! files are read in place and `error:` entries refuse the recipient. Nodes
+//! already seen are skipped (loops end there) and depth is limited.
 
 use smtpd_config::{Action, Config, Decision, LocalKind, Mapping, Method};
 use smtpd_table::alias::{
-    lookup_alias, lookup_virtual, parse_expand_node, read_include, ExpandNode,
+    lookup_alias, lookup_virtual, parse_expand_node, read_include, ErrorReply, ExpandNode,
 };
 use smtpd_table::{Service, Value};
 use smtpd_types::{EnhancedStatus, Envelope, EnvelopeFlags, EnvelopeKind, EvpId, MailAddr};
@@ -21,7 +22,7 @@ use std::collections::HashSet;
 
 use super::ruleset::{self, Subject};
 use super::tables::Tables;
-use super::Lka;
+use super::{ForwardError, Lka};
 use crate::msg::to_smtp::Expansion;
 use crate::msg::{SessionInfo, TxInfo, UserInfo};
 use smtpd_types::DsnNotify;
@@ -73,6 +74,7 @@ struct Node {
 
 enum Failure {
     Temp(String),
+    /// A refusal with its own reply (5xx, or 4xx from an `error:` entry).
     Perm {
         code: u16,
         status: EnhancedStatus,
@@ -91,6 +93,21 @@ impl Failure {
     fn temp(why: impl std::fmt::Display) -> Failure {
         tracing::warn!("expansion: {why}");
         Failure::Temp("Temporary failure".into())
+    }
+    /// An `error:CODE [X.Y.Z] text` entry: its reply, temporary or
+    /// permanent by its code.
+    fn from_alias(e: ErrorReply) -> Failure {
+        let class = if e.is_temporary() { 4 } else { 5 };
+        let text = if e.text.is_empty() {
+            "Recipient refused".to_string()
+        } else {
+            e.text
+        };
+        Failure::Perm {
+            code: e.code,
+            status: e.status.unwrap_or(EnhancedStatus::new(class, 0, 0)),
+            text,
+        }
     }
 }
 
@@ -179,12 +196,7 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                             let found = lookup_virtual(table.as_ref(), &user, &addr.domain, delim)
                                 .map_err(Failure::temp)?
                                 .ok_or_else(Failure::invalid)?;
-                            children.extend(
-                                found
-                                    .nodes
-                                    .into_iter()
-                                    .filter_map(|n| child(&node, n, &name, addr, None, delim)),
-                            );
+                            children.extend(entries(&node, found.nodes, &name, addr, None)?);
                         }
                         _ => children.push(Node {
                             kind: Kind::User {
@@ -211,13 +223,13 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                         if let Some(found) =
                             lookup_alias(table.as_ref(), name, delim).map_err(Failure::temp)?
                         {
-                            for n in found.nodes {
-                                if let Some(c) =
-                                    child(&node, n, &action.name, &node.dest, None, delim)
-                                {
-                                    children.push(c);
-                                }
-                            }
+                            children.extend(entries(
+                                &node,
+                                found.nodes,
+                                &action.name,
+                                &node.dest,
+                                None,
+                            )?);
                             work.extend(children.into_iter().rev());
                             continue;
                         }
@@ -232,7 +244,17 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                 let read_forward =
                     *same_user || local.user.as_deref().map(|u| u == bare).unwrap_or(true);
                 let forwarded = if read_forward && !*same_user {
-                    lka.open_forward(&user).await.map_err(Failure::temp)?
+                    lka.open_forward(&user).await.map_err(|e| match e {
+                        ForwardError::Refused(why) => {
+                            tracing::warn!("expansion: ~{}/.forward {why}", user.username);
+                            Failure::Perm {
+                                code: 550,
+                                status: EnhancedStatus::new(5, 7, 1),
+                                text: "Delivery not authorized: unsafe .forward file".into(),
+                            }
+                        }
+                        ForwardError::Temporary(why) => Failure::temp(why),
+                    })?
                 } else {
                     None
                 };
@@ -241,13 +263,13 @@ async fn run(lka: &Lka, req: &Request<'_>) -> Result<Vec<Envelope>, Failure> {
                         let items = parse_forward(&text).map_err(|e| {
                             Failure::temp(format!("~{}/.forward: {e}", user.username))
                         })?;
-                        for n in items {
-                            if let Some(c) =
-                                child(&node, n, &action.name, &node.dest, Some(&bare), delim)
-                            {
-                                children.push(c);
-                            }
-                        }
+                        children.extend(entries(
+                            &node,
+                            items,
+                            &action.name,
+                            &node.dest,
+                            Some(&bare),
+                        )?);
                     }
                     _ => match &local.kind {
                         LocalKind::ForwardOnly => {
@@ -357,18 +379,51 @@ fn node_action<'c>(config: &'c Config, node: &Node) -> Result<&'c Action, Failur
         .ok_or_else(|| Failure::temp(format!("unknown action {name}")))
 }
 
-/// A child node from an alias/virtual/forward entry; `None` for entries
-/// that end here (`error:` is handled by the caller as a failure; here it
-/// becomes a special file name that the caller rejects).
+/// The child nodes of the entries an alias, virtual or `.forward` lookup
+/// found, in order. `:include:` files are read in place, by this process
+/// (as `_smtpd`) — for alias and virtual tables only: OpenSMTPD ignores
+/// includes in a `.forward` (`expand_line(…, 0)` in forward.c), and
+/// drops includes nested in an included file, so inclusion is one level
+/// deep (`read_include` drops them). An `error:` entry fails the whole
+/// recipient with its reply (OpenSMTPD's `EXPAND_ERROR`: 4xx temporary,
+/// 5xx permanent, the text as written).
+fn entries(
+    parent: &Node,
+    found: Vec<ExpandNode>,
+    action: &str,
+    dest: &MailAddr,
+    forward_user: Option<&str>,
+) -> Result<Vec<Node>, Failure> {
+    let mut out = Vec::with_capacity(found.len());
+    for entry in found {
+        match entry {
+            ExpandNode::Include(path) if forward_user.is_some() => {
+                tracing::warn!(
+                    "expansion: ~{}/.forward: :include:{} ignored (not allowed in a .forward)",
+                    forward_user.unwrap_or_default(),
+                    path.display()
+                );
+            }
+            ExpandNode::Include(path) => {
+                let included = read_include(&path).map_err(Failure::temp)?;
+                for inner in included {
+                    out.extend(child(parent, inner, action, dest, forward_user)?);
+                }
+            }
+            other => out.extend(child(parent, other, action, dest, forward_user)?),
+        }
+    }
+    Ok(out)
+}
+
+/// The node of one entry (`None` for an include, which the caller reads).
 fn child(
     parent: &Node,
     entry: ExpandNode,
     action: &str,
     dest: &MailAddr,
     forward_user: Option<&str>,
-    delim: char,
-) -> Option<Node> {
-    let _ = delim;
+) -> Result<Option<Node>, Failure> {
     let depth = parent.depth + 1;
     let mk = |kind: Kind| Node {
         kind,
@@ -377,7 +432,7 @@ fn child(
         dest: dest.clone(),
         forward_user: forward_user.map(str::to_string),
     };
-    match entry {
+    Ok(match entry {
         ExpandNode::Username(u) => {
             let u = u.to_ascii_lowercase();
             let same = matches!(&parent.kind, Kind::User { name, .. } if *name == u);
@@ -398,13 +453,9 @@ fn child(
         }),
         ExpandNode::Filename(p) => Some(mk(Kind::File(p.to_string_lossy().into_owned()))),
         ExpandNode::Filter(cmd) => Some(mk(Kind::Command(cmd))),
-        ExpandNode::Include(path) => {
-            // Included entries are expanded in place, one level deeper.
-            let _ = path;
-            None
-        }
-        ExpandNode::Error(_) => None,
-    }
+        ExpandNode::Include(_) => None,
+        ExpandNode::Error(e) => return Err(Failure::from_alias(e)),
+    })
 }
 
 /// The entries of a `~/.forward`: one or more per line, comma separated;
@@ -515,10 +566,4 @@ fn envelope(
     e.dsn_orcpt = req.orcpt.clone();
     e.mda_user = mda_user.map(str::to_string);
     e
-}
-
-/// Read an `:include:` file's entries (kept for the alias machinery).
-#[allow(dead_code)]
-fn include(path: &std::path::Path) -> Result<Vec<ExpandNode>, String> {
-    read_include(path).map_err(|e| e.to_string())
 }

@@ -120,7 +120,7 @@ impl Lka {
     }
 
     /// The user's `~/.forward`, as text; `None` when there is none.
-    pub async fn open_forward(&self, user: &UserInfo) -> Result<Option<String>, String> {
+    pub async fn open_forward(&self, user: &UserInfo) -> Result<Option<String>, ForwardError> {
         let (req, rx) = self.forwards.register();
         self.peers
             .parent()
@@ -128,22 +128,42 @@ impl Lka {
                 req,
                 user: user.clone(),
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ForwardError::Temporary(e.to_string()))?;
         let (reply, mut fds) = rx
             .await
-            .map_err(|_| "the parent did not answer".to_string())?;
+            .map_err(|_| ForwardError::Temporary("the parent did not answer".into()))?;
         match reply {
             ToLka::Forward { found: true, .. } => {
-                let fd: OwnedFd = fds.pop().ok_or("forward file descriptor missing")?;
+                let fd: OwnedFd = fds
+                    .pop()
+                    .ok_or_else(|| ForwardError::Temporary("forward descriptor missing".into()))?;
                 let mut text = String::new();
                 std::fs::File::from(fd)
                     .take(MAX_FORWARD)
                     .read_to_string(&mut text)
-                    .map_err(|e| format!("reading ~{}/.forward: {e}", user.username))?;
+                    .map_err(|e| {
+                        ForwardError::Temporary(format!("reading ~{}/.forward: {e}", user.username))
+                    })?;
                 Ok(Some(text))
             }
-            ToLka::Forward { error: Some(e), .. } => Err(e),
+            ToLka::Forward {
+                error: Some(e),
+                permanent: true,
+                ..
+            } => Err(ForwardError::Refused(e)),
+            ToLka::Forward { error: Some(e), .. } => Err(ForwardError::Temporary(e)),
             _ => Ok(None),
         }
     }
+}
+
+/// Why a `~/.forward` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// The parent refused the file (unsafe): a permanent failure.
+    #[error("{0}")]
+    Refused(String),
+    /// It could not be read now: try again later.
+    #[error("{0}")]
+    Temporary(String),
 }

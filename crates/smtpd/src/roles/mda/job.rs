@@ -64,6 +64,7 @@ pub fn build(
         Method::Command {
             command: cmd.clone(),
             env: program_env(),
+            directory: user.home.clone(),
             timeout_secs: PROGRAM_TIMEOUT_SECS,
         }
     } else {
@@ -118,12 +119,15 @@ pub fn build(
                 Method::Command {
                     command: cmd,
                     env: program_env(),
+                    directory: user.home.clone(),
                     timeout_secs: PROGRAM_TIMEOUT_SECS,
                 }
             }
             LocalKind::Lmtp { dest, rcpt_to } => {
+                // OpenSMTPD's mail.lmtp: `rcpt-to` sends RECIPIENT, the
+                // address after expansion; otherwise USER, the local user.
                 let rcpt = if *rcpt_to {
-                    env.rcpt.to_string()
+                    env.dest.to_string()
                 } else {
                     user.username.clone()
                 };
@@ -154,7 +158,9 @@ pub fn build(
         id,
         method,
         sender: env.sender.clone(),
-        prepend: delivery_headers(env.sender.as_ref(), &env.dest),
+        // Delivered-To names the recipient as given in RCPT TO, as
+        // OpenSMTPD's mda writes it (not the address after expansion).
+        prepend: delivery_headers(env.sender.as_ref(), &env.rcpt),
     })
 }
 

@@ -106,7 +106,10 @@ async fn run(mut ctx: Ctx<ToMda>, mbox_group: Option<u32>) -> Result<()> {
                 }
             }
             Some(f) = done_rx.recv() => mda.finished(f),
-            _ = tick.tick() => mda.pool.reap_idle(WORKER_IDLE),
+            _ = tick.tick() => {
+                mda.pool.reap_idle(WORKER_IDLE);
+                mda.grow_waiting();
+            }
         }
     }
 }
@@ -273,10 +276,11 @@ impl Mda {
         let limits = &self.rt.config.mda;
         let max = limits.limits.max_session as usize;
         let per_user = limits.limits.max_session_per_user as usize;
-        if self.pool.waiting(&key) == 0
-            || self.pool.total() >= max
-            || self.pool.for_user(&key) >= per_user
-        {
+        if self.pool.waiting(&key) == 0 || self.pool.for_user(&key) >= per_user {
+            return;
+        }
+        // At the limit, an idle worker of another user gives way.
+        if self.pool.total() >= max && !self.pool.retire_idle_other(key) {
             return;
         }
         let req = self.next_req();
@@ -334,7 +338,11 @@ impl Mda {
             DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), "no outcome")
         });
         self.fail_job(f.done.id, outcome);
-        // Waiting jobs may need more workers now.
+        self.grow_waiting();
+    }
+
+    /// Start workers for users whose jobs wait, as far as the limits allow.
+    fn grow_waiting(&mut self) {
         for key in self.pool.keys_waiting() {
             if let Some(u) = self
                 .users

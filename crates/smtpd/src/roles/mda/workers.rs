@@ -138,6 +138,29 @@ impl Pool {
         }
     }
 
+    /// Let the longest-idle worker of another user than `key` go, to make
+    /// room under `max-session` for `key`'s waiting jobs; false if every
+    /// other worker is busy. (Idle workers are kept only as a shortcut for
+    /// the next delivery to the same user; they must never hold a slot
+    /// another user's mail is waiting for.)
+    pub fn retire_idle_other(&mut self, key: WorkerKey) -> bool {
+        let oldest = self
+            .workers
+            .iter()
+            .filter(|(k, _)| **k != key)
+            .flat_map(|(k, ws)| ws.iter().filter(|w| !w.busy).map(move |w| (*k, w)))
+            .min_by_key(|(_, w)| w.idle_since)
+            .map(|(k, w)| (k, w.id));
+        let Some((k, id)) = oldest else {
+            return false;
+        };
+        if let Some(ws) = self.workers.get_mut(&k) {
+            ws.retain(|w| w.id != id);
+        }
+        self.workers.retain(|_, ws| !ws.is_empty());
+        true
+    }
+
     /// Let workers idle for longer than `idle` go (their thread closes the
     /// socket, the worker process exits).
     pub fn reap_idle(&mut self, idle: std::time::Duration) {
