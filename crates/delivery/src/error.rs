@@ -77,6 +77,14 @@ pub enum DeliveryError {
     /// into a file its owner never meant to receive mail).
     #[error("{}: mailbox has {links} hard links", path.display())]
     HardLinked { path: PathBuf, links: u64 },
+    /// An existing mailbox belongs to someone else: in a world-writable
+    /// spool another user could have made it to catch this user's mail.
+    #[error("{}: mailbox belongs to uid {owner}, not to the recipient (uid {expected})", path.display())]
+    WrongOwner {
+        path: PathBuf,
+        owner: u32,
+        expected: u32,
+    },
     /// Delivery paths must be absolute: the worker's directory is not ours to
     /// assume.
     #[error("{}: delivery path is not absolute", path.display())]
@@ -154,9 +162,11 @@ impl DeliveryError {
         match self {
             Io { source, .. } => io_status(source),
             Locked { .. } => EnhancedStatus::new(4, 2, 0),
-            Symlink { .. } | NotRegularFile { .. } | HardLinked { .. } | RelativePath { .. } => {
-                EnhancedStatus::new(4, 3, 5)
-            }
+            Symlink { .. }
+            | NotRegularFile { .. }
+            | HardLinked { .. }
+            | WrongOwner { .. }
+            | RelativePath { .. } => EnhancedStatus::new(4, 3, 5),
             BadHeader { .. } => EnhancedStatus::new(5, 6, 0),
             BadDestination { .. } => EnhancedStatus::new(4, 3, 5),
             BadAddress { .. } => EnhancedStatus::new(5, 1, 3),

@@ -318,10 +318,14 @@ fn the_child_that_died_is_named_not_a_bystander() {
     let queue = server.roles()["queue"];
     let mut c = server.smtp();
     c.hello();
+    assert_eq!(c.cmd("MAIL FROM:<sender@example.com>").code, 250);
+    assert_eq!(c.cmd("RCPT TO:<someone@local.test>").code, 250);
+    assert_eq!(c.cmd("DATA").code, 354);
     unsafe_free_kill(queue as i32, Signal::SIGSTOP);
-    c.line("MAIL FROM:<sender@example.com>");
-    // Let smtp's CreateMessage reach the stopped queue's socket. (Were it
-    // late, the channel would just end cleanly: the assertions hold too.)
+    // The end of data makes smtp ask the stopped queue to commit.
+    c.send_raw(b"Subject: t\r\n\r\nbody\r\n.\r\n");
+    // Let smtp's Commit reach the stopped queue's socket. (Were it late,
+    // the channel would just end cleanly: the assertions hold too.)
     std::thread::sleep(Duration::from_millis(300));
     unsafe_free_kill(queue as i32, Signal::SIGKILL);
     let r = c.reply();

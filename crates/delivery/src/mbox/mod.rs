@@ -163,6 +163,16 @@ fn deliver(
             links: meta.nlink(),
         });
     }
+    // The worker runs as the recipient: a mailbox it did not create and
+    // does not own is someone else's trap (mail.local refuses it too).
+    let me = nix::unistd::geteuid().as_raw();
+    if target == Target::Mailbox && meta.uid() != me {
+        return Err(DeliveryError::WrongOwner {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            expected: me,
+        });
+    }
 
     let deadline = Instant::now() + opts.lock_timeout;
     // Held until the end of this function, released after the fsync.

@@ -401,3 +401,29 @@ fn bad_prepend_line_writes_nothing() {
     assert_eq!(err.severity(), Severity::Permanent);
     assert!(!mbox.exists());
 }
+
+#[test]
+fn a_mailbox_owned_by_someone_else_is_refused() {
+    // Only root can make a file owned by another user.
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("victim");
+    std::fs::write(&path, b"").unwrap();
+    nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let err = deliver_mbox(
+        &path,
+        None,
+        &MboxOptions::default(),
+        &[],
+        &mut &b"Subject: x\n\nhi\n"[..],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DeliveryError::WrongOwner { owner: 65534, .. }),
+        "{err:?}"
+    );
+    assert!(err.is_temporary());
+    assert_eq!(std::fs::read(&path).unwrap(), b"");
+}

@@ -175,7 +175,9 @@ impl Store {
         let mut files: Vec<std::os::fd::OwnedFd> = Vec::new();
         if !no_room {
             for _ in 0..count {
-                let Ok(msgid) = self.backend.create_message() else { break };
+                let Ok(msgid) = self.backend.create_message() else {
+                    break;
+                };
                 match self.backend.message_fd_w(msgid) {
                     Ok(f) => {
                         msgids.push(msgid);

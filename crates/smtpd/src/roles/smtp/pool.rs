@@ -51,7 +51,10 @@ impl Pool {
             return;
         }
         while self.ready.len() + self.requested < LOW {
-            if queue.send(ToQueue::CreateMessages { count: BATCH }).is_err() {
+            if queue
+                .send(ToQueue::CreateMessages { count: BATCH })
+                .is_err()
+            {
                 return;
             }
             self.requested += BATCH;
@@ -59,7 +62,13 @@ impl Pool {
     }
 
     /// The queue's answer to a refill.
-    pub fn add(&mut self, msgids: Vec<MsgId>, fds: Vec<OwnedFd>, no_room: bool, queue: &Sender<ToQueue>) {
+    pub fn add(
+        &mut self,
+        msgids: Vec<MsgId>,
+        fds: Vec<OwnedFd>,
+        no_room: bool,
+        queue: &Sender<ToQueue>,
+    ) {
         self.requested = self.requested.saturating_sub(BATCH);
         for (m, fd) in msgids.into_iter().zip(fds) {
             self.ready.push_back((m, File::from(fd)));
