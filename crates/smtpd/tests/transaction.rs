@@ -105,7 +105,7 @@ fn crash_at_each_step(kill_queue_only: bool) {
         let sp = server.path("spool");
         if !matches!(step, Step::AfterFinalDot) {
             // The open transaction's message is in incoming/.
-            assert!(!spool::incoming(&sp).is_empty(), "{step:?}");
+            assert!(!spool::incoming_all(&sp).is_empty(), "{step:?}");
         }
         if kill_queue_only {
             let tree = support::procs::descendants(server.pid());

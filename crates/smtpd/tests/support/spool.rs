@@ -36,9 +36,27 @@ pub fn queued_envelopes(spool: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The entries of `spool/incoming/`.
-pub fn incoming(spool: &Path) -> Vec<String> {
+/// Every entry of `spool/incoming/`, pooled empty messages included.
+pub fn incoming_all(spool: &Path) -> Vec<String> {
     super::read_dir_names(&spool.join("incoming"))
+}
+
+/// The incoming messages that hold something: content or envelopes. The
+/// smtp process keeps a few empty messages created ahead of need (its
+/// pool); those are not leftovers of a transaction.
+pub fn incoming(spool: &Path) -> Vec<String> {
+    let dir = spool.join("incoming");
+    super::read_dir_names(&dir)
+        .into_iter()
+        .filter(|name| {
+            let m = dir.join(name);
+            let files = super::read_dir_names(&m);
+            let empty_message = std::fs::metadata(m.join("message"))
+                .map(|md| md.len() == 0)
+                .unwrap_or(true);
+            !(files.iter().all(|f| f == "message") && empty_message)
+        })
+        .collect()
 }
 
 /// An envelope file's `key: value` fields.

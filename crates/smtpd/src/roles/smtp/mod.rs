@@ -76,7 +76,9 @@ fn raise_fd_limit() -> usize {
         soft
     };
     let held = open_descriptors().unwrap_or(32);
-    ((limit as usize).saturating_sub(held + FD_RESERVE) / 2).max(1)
+    // The message pool holds files of its own.
+    let pooled = pool::MAX_HELD;
+    ((limit as usize).saturating_sub(held + FD_RESERVE + pooled) / 2).max(1)
 }
 
 /// How many descriptors the process holds now (where /proc tells).

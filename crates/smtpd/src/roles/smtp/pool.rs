@@ -24,6 +24,8 @@ use crate::msg::ToQueue;
 const BATCH: usize = smtpd_ipc::MAX_FDS_PER_FRAME;
 /// Refill when fewer than this many are ready or on their way.
 const LOW: usize = 2 * BATCH;
+/// The most message files the pool holds at once (descriptors it uses).
+pub const MAX_HELD: usize = LOW + BATCH;
 
 #[derive(Default)]
 pub struct Pool {
