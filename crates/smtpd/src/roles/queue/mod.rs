@@ -36,13 +36,14 @@ pub fn main(setup: ChildSetup) -> Result<()> {
 }
 
 /// Run the queue process over any backend.
-pub fn run_with(setup: ChildSetup, backend: Box<dyn QueueBackend + Send>) -> Result<()> {
+pub fn run_with(setup: ChildSetup, mut backend: Box<dyn QueueBackend + Send>) -> Result<()> {
+    let loaded = store::reload(backend.as_mut()).context("reloading the spool")?;
     setup.run::<ToQueue, _, _>(|mut ctx| async move {
         let (tx, rx) = std::sync::mpsc::channel();
         let peers = ctx.peers.clone();
         let store = std::thread::Builder::new()
             .name("queue-store".into())
-            .spawn(move || store::Store::new(backend, peers).run(rx))
+            .spawn(move || store::Store::new(backend, peers).run(rx, loaded))
             .context("starting the store thread")?;
         let mut result = Ok(());
         while let Some(ev) = ctx.inbox.recv().await {

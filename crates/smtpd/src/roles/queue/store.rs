@@ -40,9 +40,14 @@ impl Store {
         Store { backend, peers }
     }
 
-    /// Reload the queue, then serve requests until the channel closes.
-    pub fn run(mut self, rx: Receiver<Op>) -> Result<()> {
-        self.reload()?;
+    /// Announce the envelopes found at start, then serve requests until
+    /// the channel closes.
+    pub fn run(mut self, rx: Receiver<Op>, loaded: Vec<SchedInfo>) -> Result<()> {
+        for chunk in loaded.chunks(LOAD_CHUNK) {
+            self.send_scheduler(ToScheduler::Loaded {
+                envelopes: chunk.to_vec(),
+            });
+        }
         while let Ok(first) = rx.recv() {
             // Take everything that is already waiting: the commits among it
             // share their syncs.
@@ -64,35 +69,6 @@ impl Store {
             if !commits.is_empty() {
                 self.commit(commits);
             }
-        }
-        Ok(())
-    }
-
-    fn reload(&mut self) -> Result<()> {
-        let purged = self.backend.purge_incoming()?;
-        if purged > 0 {
-            info!("queue: purged {purged} incomplete incoming message(s)");
-        }
-        // Collect first (the walk borrows the backend), then announce.
-        let mut infos: Vec<SchedInfo> = Vec::new();
-        let mut bad = 0usize;
-        for item in self.backend.walk()? {
-            match item {
-                Ok(env) => infos.push(env.sched_info()),
-                Err(e) => {
-                    bad += 1;
-                    error!("queue: {e}: left in the spool for inspection");
-                }
-            }
-        }
-        let total = infos.len();
-        for chunk in infos.chunks(LOAD_CHUNK) {
-            self.send_scheduler(ToScheduler::Loaded {
-                envelopes: chunk.to_vec(),
-            });
-        }
-        if total > 0 || bad > 0 {
-            info!("queue: loaded {total} envelope(s) from the spool ({bad} unreadable)");
         }
         Ok(())
     }
@@ -389,6 +365,34 @@ impl Store {
             warn!("queue: telling the scheduler: {e}");
         }
     }
+}
+
+/// At start, before the process says it is ready: forget the incoming
+/// messages of transactions that never committed, and collect the
+/// scheduling facts of every queued envelope.
+pub fn reload(backend: &mut dyn QueueBackend) -> Result<Vec<SchedInfo>> {
+    let purged = backend.purge_incoming()?;
+    if purged > 0 {
+        info!("queue: purged {purged} incomplete incoming message(s)");
+    }
+    let mut infos: Vec<SchedInfo> = Vec::new();
+    let mut bad = 0usize;
+    for item in backend.walk()? {
+        match item {
+            Ok(env) => infos.push(env.sched_info()),
+            Err(e) => {
+                bad += 1;
+                error!("queue: {e}: left in the spool for inspection");
+            }
+        }
+    }
+    if !infos.is_empty() || bad > 0 {
+        info!(
+            "queue: loaded {} envelope(s) from the spool ({bad} unreadable)",
+            infos.len()
+        );
+    }
+    Ok(infos)
 }
 
 fn failure(what: &str, e: QueueError) -> QueueFailure {
