@@ -9,7 +9,9 @@ pub mod accounts;
 pub mod client;
 pub mod fake_parent;
 pub mod mailbox;
+pub mod mx_dns;
 pub mod procs;
+pub mod sink;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

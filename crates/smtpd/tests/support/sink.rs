@@ -1,0 +1,233 @@
+//! A receiving SMTP server for relay tests, on 127.0.0.1: it records every
+//! byte it receives (so a test can check that no bare CR or LF ever came),
+//! every transaction (MAIL and RCPT lines, the content with dot-stuffing
+//! undone), and answers RCPT by rules on the address:
+//! `perm…@` ⇒ 550 5.1.1, `temp…@` ⇒ 450 4.2.1, anything else 250.
+//!
+//! Hand-written rather than aiosmtpd: a test needs the raw bytes and exact
+//! control over what is offered, and a Rust thread needs no Python.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One transaction the sink accepted (DATA answered 250).
+#[derive(Clone, Debug, Default)]
+pub struct Received {
+    pub helo: String,
+    /// The whole MAIL line, e.g. `MAIL FROM:<a@b> SIZE=12 BODY=8BITMIME`.
+    pub mail: String,
+    /// The RCPT lines the sink accepted.
+    pub rcpts: Vec<String>,
+    /// The content as sent, dot-stuffing undone, CRLF kept, without the
+    /// final `.`.
+    pub data: Vec<u8>,
+}
+
+/// What the sink offers after EHLO.
+#[derive(Clone, Debug)]
+pub struct SinkOptions {
+    /// EHLO keywords (`8BITMIME`, `SIZE 1000`, `DSN` …).
+    pub extensions: Vec<String>,
+    /// Refuse EHLO with 500 (HELO only).
+    pub no_ehlo: bool,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        SinkOptions {
+            extensions: vec!["8BITMIME".into(), "SIZE 10000000".into(), "DSN".into()],
+            no_ehlo: false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    received: Vec<Received>,
+    raw: Vec<Vec<u8>>,
+    connections: usize,
+}
+
+pub struct Sink {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sink {
+    pub fn start(opts: SinkOptions) -> Sink {
+        Sink::start_on(0, opts)
+    }
+
+    /// Listen on 127.0.0.1:`port` (0: any free port).
+    pub fn start_on(port: u16, opts: SinkOptions) -> Sink {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("binding the sink");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (state.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !sp.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let (st, opts) = (st.clone(), opts.clone());
+                        std::thread::spawn(move || serve(s, st, opts));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Sink {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.state.lock().unwrap().connections
+    }
+
+    /// Every byte received, per connection.
+    pub fn raw(&self) -> Vec<Vec<u8>> {
+        self.state.lock().unwrap().raw.clone()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Is every CR followed by LF and every LF preceded by CR?
+pub fn only_crlf(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().all(|(i, b)| match b {
+        b'\r' => bytes.get(i + 1) == Some(&b'\n'),
+        b'\n' => i > 0 && bytes[i - 1] == b'\r',
+        _ => true,
+    })
+}
+
+fn rcpt_reply(line: &str) -> &'static str {
+    let lower = line.to_ascii_lowercase();
+    if lower.contains("<perm") {
+        "550 5.1.1 No such user here\r\n"
+    } else if lower.contains("<temp") {
+        "450 4.2.1 Mailbox busy, try later\r\n"
+    } else {
+        "250 2.1.5 Ok\r\n"
+    }
+}
+
+fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let idx = {
+        let mut st = state.lock().unwrap();
+        st.connections += 1;
+        st.raw.push(Vec::new());
+        st.raw.len() - 1
+    };
+    let Ok(mut w) = s.try_clone() else { return };
+    let mut r = BufReader::new(s);
+    let mut line = Vec::new();
+    let mut tx = Received::default();
+    let mut helo = String::new();
+    let _ = w.write_all(b"220 sink.test ESMTP test sink\r\n");
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        state.lock().unwrap().raw[idx].extend_from_slice(&line);
+        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+        let verb = text
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let reply: String = match verb.as_str() {
+            "EHLO" if opts.no_ehlo => "500 5.5.1 EHLO not supported\r\n".into(),
+            "EHLO" => {
+                helo = text[4..].trim().to_string();
+                let mut rep = String::from("250-sink.test hello\r\n");
+                for e in &opts.extensions {
+                    rep.push_str(&format!("250-{e}\r\n"));
+                }
+                rep.push_str("250 HELP\r\n");
+                rep
+            }
+            "HELO" => {
+                helo = text[4..].trim().to_string();
+                "250 sink.test\r\n".into()
+            }
+            "MAIL" => {
+                tx = Received {
+                    helo: helo.clone(),
+                    mail: text.clone(),
+                    ..Received::default()
+                };
+                "250 2.1.0 Ok\r\n".into()
+            }
+            "RCPT" => {
+                let rep = rcpt_reply(&text);
+                if rep.starts_with('2') {
+                    tx.rcpts.push(text.clone());
+                }
+                rep.into()
+            }
+            "DATA" => {
+                let _ = w.write_all(b"354 go ahead\r\n");
+                let mut data = Vec::new();
+                loop {
+                    line.clear();
+                    match r.read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    state.lock().unwrap().raw[idx].extend_from_slice(&line);
+                    if line == b".\r\n" {
+                        break;
+                    }
+                    let l = line.strip_prefix(b".").unwrap_or(&line);
+                    data.extend_from_slice(l);
+                }
+                tx.data = data;
+                state.lock().unwrap().received.push(std::mem::take(&mut tx));
+                "250 2.0.0 Ok: queued as 1234\r\n".into()
+            }
+            "RSET" => {
+                tx = Received::default();
+                "250 2.0.0 Ok\r\n".into()
+            }
+            "NOOP" => "250 2.0.0 Ok\r\n".into(),
+            "QUIT" => {
+                let _ = w.write_all(b"221 2.0.0 Bye\r\n");
+                return;
+            }
+            _ => "502 5.5.2 Command not recognized\r\n".into(),
+        };
+        if w.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
