@@ -149,6 +149,7 @@ fn per_recipient_outcomes_with_a_helo_only_peer() {
     let sink = Sink::start(SinkOptions {
         extensions: Vec::new(),
         no_ehlo: true,
+        ..SinkOptions::default()
     });
     let config = smarthost_config(sink.port(), "helo \"relay-out.test\"");
     let server = Server::start_opts(&config, opts(no_dns()));
@@ -305,4 +306,77 @@ fn an_mx_that_is_ourselves_is_a_loop() {
     wait_log(&server, "result=\"Loop\"", 1);
     wait_log(&server, "is looping", 1);
     assert_eq!(queued(&server).len(), 1, "kept as failed");
+}
+
+#[test]
+fn an_idle_connection_takes_the_next_message() {
+    let sink = Sink::start(SinkOptions::default());
+    let server = Server::start_opts(&smarthost_config(sink.port(), ""), opts(no_dns()));
+    let mut c = server.smtp();
+    c.hello();
+    for n in 1..=2 {
+        let body = format!("Subject: message {n}\n\nhi");
+        let r = c.send_mail("alice@local.test", &["x@remote.test"], &body);
+        assert_eq!(r.code, 250);
+        wait_log(&server, "result=\"Ok\"", n);
+    }
+    assert_eq!(sink.received().len(), 2);
+    assert_eq!(sink.connections(), 1, "the session was kept alive");
+}
+
+#[test]
+fn peer_size_lmtp_domain_map_and_mail_from() {
+    let small = Sink::start(SinkOptions {
+        extensions: vec!["SIZE 100".into()],
+        ..SinkOptions::default()
+    });
+    let lmtp = Sink::start(SinkOptions {
+        lmtp: true,
+        ..SinkOptions::default()
+    });
+    let mapped = Sink::start(SinkOptions::default());
+    let config = format!(
+        "listen on 127.0.0.1 port {{PORT}}\n\
+         action \"small\" relay host smtp://127.0.0.1:{}\n\
+         action \"lmtp\" relay host lmtp://127.0.0.1:{}\n\
+         action \"map\" relay domain {{ \"map.test\" = \"smtp://127.0.0.1:{}\" }} mail-from \"@rewritten.test\"\n\
+         match from any for domain \"small.test\" action \"small\"\n\
+         match from any for domain \"lmtp.test\" action \"lmtp\"\n\
+         match from any for domain \"map.test\" action \"map\"\n",
+        small.port(),
+        lmtp.port(),
+        mapped.port()
+    );
+    let server = Server::start_opts(&config, opts(no_dns()));
+    let mut c = server.smtp();
+    c.hello();
+    let big = format!("Subject: big\n\n{}", "x".repeat(300));
+    let rcpts = ["a@small.test", "b@lmtp.test", "c@lmtp.test", "d@map.test"];
+    assert_eq!(c.send_mail("alice@local.test", &rcpts, &big).code, 250);
+    // The null sender is never rewritten.
+    assert_eq!(
+        c.send_mail("", &["e@map.test"], "Subject: bounce\n\nx")
+            .code,
+        250
+    );
+    wait_log(&server, "mta delivery", 5);
+    let log = server.log.text();
+    assert!(
+        log.lines().any(|l| l.contains("to=<a@small.test>")
+            && l.contains("result=\"PermFail\"")
+            && l.contains("5.3.4")),
+        "{log}"
+    );
+    assert!(small.received().is_empty());
+    let got = lmtp.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpts.len(), 2);
+    assert_eq!(log.matches("result=\"Ok\"").count(), 4, "{log}");
+    let mut froms: Vec<String> = mapped.received().iter().map(|m| m.mail.clone()).collect();
+    froms.sort();
+    assert!(froms[0].starts_with("MAIL FROM:<>"), "{froms:?}");
+    assert!(
+        froms[1].starts_with("MAIL FROM:<alice@rewritten.test>"),
+        "{froms:?}"
+    );
 }

@@ -12,6 +12,7 @@ pub mod mailbox;
 pub mod mx_dns;
 pub mod procs;
 pub mod sink;
+pub mod test_pki;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -7,7 +7,7 @@
 //! Hand-written rather than aiosmtpd: a test needs the raw bytes and exact
 //! control over what is offered, and a Rust thread needs no Python.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +24,10 @@ pub struct Received {
     /// The content as sent, dot-stuffing undone, CRLF kept, without the
     /// final `.`.
     pub data: Vec<u8>,
+    /// The transaction ran over TLS.
+    pub tls: bool,
+    /// The user the client authenticated as.
+    pub auth: Option<String>,
 }
 
 /// What the sink offers after EHLO.
@@ -33,6 +37,16 @@ pub struct SinkOptions {
     pub extensions: Vec<String>,
     /// Refuse EHLO with 500 (HELO only).
     pub no_ehlo: bool,
+    /// Offer STARTTLS with this configuration.
+    pub starttls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS from the first byte (SMTPS) with this configuration.
+    pub implicit_tls: Option<Arc<rustls::ServerConfig>>,
+    /// Offer AUTH PLAIN LOGIN (once under TLS) for this user and password.
+    pub auth: Option<(String, String)>,
+    /// Offer STARTTLS, then answer the handshake with garbage.
+    pub broken_tls: bool,
+    /// Speak LMTP: LHLO, and one reply per accepted recipient after DATA.
+    pub lmtp: bool,
 }
 
 impl Default for SinkOptions {
@@ -40,8 +54,35 @@ impl Default for SinkOptions {
         SinkOptions {
             extensions: vec!["8BITMIME".into(), "SIZE 10000000".into(), "DSN".into()],
             no_ehlo: false,
+            starttls: None,
+            implicit_tls: None,
+            auth: None,
+            broken_tls: false,
+            lmtp: false,
         }
     }
+}
+
+/// A byte stream, plain or TLS.
+trait Rw: Read + Write + Send {}
+impl<T: Read + Write + Send> Rw for T {}
+
+fn tls_wrap(cfg: &Arc<rustls::ServerConfig>, inner: Box<dyn Rw>) -> Option<Box<dyn Rw>> {
+    let conn = rustls::ServerConnection::new(cfg.clone()).ok()?;
+    let mut s = rustls::StreamOwned::new(conn, inner);
+    while s.conn.is_handshaking() {
+        s.conn.complete_io(&mut s.sock).ok()?;
+    }
+    Some(Box::new(s))
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
+        .unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -146,44 +187,118 @@ fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
         st.raw.push(Vec::new());
         st.raw.len() - 1
     };
-    let Ok(mut w) = s.try_clone() else { return };
-    let mut r = BufReader::new(s);
+    let mut stream: Box<dyn Rw> = Box::new(s);
+    let mut tls = false;
+    if let Some(cfg) = &opts.implicit_tls {
+        match tls_wrap(cfg, stream) {
+            Some(t) => stream = t,
+            None => return,
+        }
+        tls = true;
+    }
+    let mut r = BufReader::new(stream);
     let mut line = Vec::new();
     let mut tx = Received::default();
     let mut helo = String::new();
-    let _ = w.write_all(b"220 sink.test ESMTP test sink\r\n");
-    loop {
+    let mut auth: Option<String> = None;
+    let _ = r.get_mut().write_all(b"220 sink.test ESMTP test sink\r\n");
+    let read_line = |r: &mut BufReader<Box<dyn Rw>>, line: &mut Vec<u8>| -> bool {
         line.clear();
-        match r.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        match r.read_until(b'\n', line) {
+            Ok(0) | Err(_) => false,
+            Ok(_) => {
+                state.lock().unwrap().raw[idx].extend_from_slice(line);
+                true
+            }
         }
-        state.lock().unwrap().raw[idx].extend_from_slice(&line);
+    };
+    loop {
+        if !read_line(&mut r, &mut line) {
+            return;
+        }
         let text = String::from_utf8_lossy(&line).trim_end().to_string();
-        let verb = text
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
+        let mut words = text.split_whitespace();
+        let verb = words.next().unwrap_or("").to_ascii_uppercase();
+        let arg = words.next().unwrap_or("").to_string();
         let reply: String = match verb.as_str() {
-            "EHLO" if opts.no_ehlo => "500 5.5.1 EHLO not supported\r\n".into(),
-            "EHLO" => {
-                helo = text[4..].trim().to_string();
+            "EHLO" if opts.no_ehlo || opts.lmtp => "500 5.5.1 EHLO not supported\r\n".into(),
+            "LHLO" if !opts.lmtp => "500 5.5.1 LHLO not supported\r\n".into(),
+            "EHLO" | "LHLO" => {
+                helo = arg;
                 let mut rep = String::from("250-sink.test hello\r\n");
                 for e in &opts.extensions {
                     rep.push_str(&format!("250-{e}\r\n"));
+                }
+                if (opts.starttls.is_some() || opts.broken_tls) && !tls {
+                    rep.push_str("250-STARTTLS\r\n");
+                }
+                if opts.auth.is_some() && tls {
+                    rep.push_str("250-AUTH PLAIN LOGIN\r\n");
                 }
                 rep.push_str("250 HELP\r\n");
                 rep
             }
             "HELO" => {
-                helo = text[4..].trim().to_string();
+                helo = arg;
                 "250 sink.test\r\n".into()
+            }
+            "STARTTLS" if opts.broken_tls => {
+                // Take the client's hello, answer nonsense.
+                let _ = r.get_mut().write_all(b"220 2.0.0 Ready\r\n");
+                let mut hello = [0u8; 512];
+                let _ = r.get_mut().read(&mut hello);
+                let _ = r.get_mut().write_all(b"this is not TLS\r\n");
+                return;
+            }
+            "STARTTLS" if !tls => match &opts.starttls {
+                Some(cfg) => {
+                    let _ = r.get_mut().write_all(b"220 2.0.0 Ready to start TLS\r\n");
+                    let inner = r.into_inner();
+                    match tls_wrap(cfg, inner) {
+                        Some(t) => {
+                            r = BufReader::new(t);
+                            tls = true;
+                            helo.clear();
+                            continue;
+                        }
+                        None => return,
+                    }
+                }
+                None => "502 5.5.2 Command not recognized\r\n".into(),
+            },
+            "AUTH" if tls && opts.auth.is_some() => {
+                let (user, pass) = opts.auth.clone().unwrap_or_default();
+                let (u, p) = if arg.eq_ignore_ascii_case("PLAIN") {
+                    let token = b64(words.next().unwrap_or(""));
+                    let mut parts = token.split('\0').skip(1);
+                    (
+                        parts.next().unwrap_or("").to_string(),
+                        parts.next().unwrap_or("").to_string(),
+                    )
+                } else {
+                    let mut got = Vec::new();
+                    for prompt in ["334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n"] {
+                        let _ = r.get_mut().write_all(prompt.as_bytes());
+                        if !read_line(&mut r, &mut line) {
+                            return;
+                        }
+                        got.push(b64(&String::from_utf8_lossy(&line)));
+                    }
+                    (got[0].clone(), got[1].clone())
+                };
+                if u == user && p == pass {
+                    auth = Some(u);
+                    "235 2.7.0 Authentication successful\r\n".into()
+                } else {
+                    "535 5.7.8 Authentication failed\r\n".into()
+                }
             }
             "MAIL" => {
                 tx = Received {
                     helo: helo.clone(),
                     mail: text.clone(),
+                    tls,
+                    auth: auth.clone(),
                     ..Received::default()
                 };
                 "250 2.1.0 Ok\r\n".into()
@@ -196,15 +311,12 @@ fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
                 rep.into()
             }
             "DATA" => {
-                let _ = w.write_all(b"354 go ahead\r\n");
+                let _ = r.get_mut().write_all(b"354 go ahead\r\n");
                 let mut data = Vec::new();
                 loop {
-                    line.clear();
-                    match r.read_until(b'\n', &mut line) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
+                    if !read_line(&mut r, &mut line) {
+                        return;
                     }
-                    state.lock().unwrap().raw[idx].extend_from_slice(&line);
                     if line == b".\r\n" {
                         break;
                     }
@@ -212,8 +324,13 @@ fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
                     data.extend_from_slice(l);
                 }
                 tx.data = data;
+                let n = tx.rcpts.len();
                 state.lock().unwrap().received.push(std::mem::take(&mut tx));
-                "250 2.0.0 Ok: queued as 1234\r\n".into()
+                if opts.lmtp {
+                    "250 2.0.0 Ok: delivered\r\n".repeat(n)
+                } else {
+                    "250 2.0.0 Ok: queued as 1234\r\n".into()
+                }
             }
             "RSET" => {
                 tx = Received::default();
@@ -221,13 +338,14 @@ fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
             }
             "NOOP" => "250 2.0.0 Ok\r\n".into(),
             "QUIT" => {
-                let _ = w.write_all(b"221 2.0.0 Bye\r\n");
+                let _ = r.get_mut().write_all(b"221 2.0.0 Bye\r\n");
                 return;
             }
             _ => "502 5.5.2 Command not recognized\r\n".into(),
         };
-        if w.write_all(reply.as_bytes()).is_err() {
+        if r.get_mut().write_all(reply.as_bytes()).is_err() {
             return;
         }
+        let _ = r.get_mut().flush();
     }
 }

@@ -243,7 +243,7 @@ async fn open(
         let config = tls_config(plan.tls.verify())?;
         wire = match wire.start_tls(config, name()?, TLS_HANDSHAKE).await {
             Ok(w) => w,
-            Err(WireError::Tls(e)) => return Err(OpenError::Handshake(e.to_string())),
+            Err(e @ WireError::Tls(_)) => return Err(OpenError::Handshake(e.to_string())),
             Err(e) => return Err(other(e)),
         };
         caps = hello(&mut wire, plan).await?;

@@ -110,6 +110,13 @@ impl Outcomes {
         self.set(i, o, r.to_string());
     }
 
+    /// Every envelope still without an outcome gets this one, decided
+    /// here rather than by a reply.
+    fn decide(&mut self, o: DeliveryOutcome) {
+        let stat = super::report::stat_of(&o);
+        self.rest(&o, &stat);
+    }
+
     /// Every envelope still without an outcome gets this one.
     fn rest(&mut self, o: &DeliveryOutcome, stat: &str) {
         for i in 0..self.slots.len() {
@@ -155,8 +162,7 @@ pub async fn send(c: &mut Connected, task: Task, lmtp: bool) -> (Vec<Delivered>,
                 "connection with {} [{}] lost: {e}",
                 c.peer.host, c.peer.addr
             );
-            let o = DeliveryOutcome::tempfail(EnhancedStatus::new(4, 4, 2), &why);
-            out.rest(&o, &why);
+            out.decide(DeliveryOutcome::tempfail(EnhancedStatus::new(4, 4, 2), why));
             false
         }
     };
@@ -199,8 +205,7 @@ async fn transact(
         Ok(s) => s,
         Err(e) => {
             let why = format!("cannot read the message: {e}");
-            let o = DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), &why);
-            out.rest(&o, &why);
+            out.decide(DeliveryOutcome::tempfail(EnhancedStatus::new(4, 3, 0), why));
             return Ok(true);
         }
     };
@@ -210,20 +215,20 @@ async fn transact(
                 "message too big for {} ({} > {max} bytes)",
                 c.peer.host, scan.size
             );
-            out.rest(
-                &DeliveryOutcome::permfail(EnhancedStatus::new(5, 3, 4), &why),
+            out.decide(DeliveryOutcome::permfail(
+                EnhancedStatus::new(5, 3, 4),
                 &why,
-            );
+            ));
             return Ok(true);
         }
     }
     let smtputf8 = needs_smtputf8(sender, &out.slots);
     if smtputf8 && !c.caps.smtputf8 {
         let why = format!("{} does not support SMTPUTF8", c.peer.host);
-        out.rest(
-            &DeliveryOutcome::permfail(EnhancedStatus::new(5, 6, 7), &why),
+        out.decide(DeliveryOutcome::permfail(
+            EnhancedStatus::new(5, 6, 7),
             &why,
-        );
+        ));
         return Ok(true);
     }
     let first = &out.slots[0].0;
@@ -241,10 +246,10 @@ async fn transact(
     });
     if mail.to_wire().is_err() {
         let why = "the sender cannot be sent in a MAIL command".to_string();
-        out.rest(
-            &DeliveryOutcome::permfail(EnhancedStatus::new(5, 1, 7), &why),
+        out.decide(DeliveryOutcome::permfail(
+            EnhancedStatus::new(5, 1, 7),
             &why,
-        );
+        ));
         return Ok(true);
     }
     let r = c.wire.command(&mail, COMMAND, "after MAIL").await?;
