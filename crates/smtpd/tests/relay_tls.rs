@@ -191,3 +191,43 @@ fn auth_is_never_attempted_in_clear() {
         .iter()
         .all(|r| !String::from_utf8_lossy(r).contains("AUTH")));
 }
+
+#[test]
+fn privileged_mta_verifies_tls_from_its_chroot() {
+    if !support::is_root() {
+        eprintln!("skipped: privilege separation needs root");
+        return;
+    }
+    if support::accounts::lookup("_smtpd").is_none()
+        || support::accounts::lookup("_smtpq").is_none()
+    {
+        eprintln!("skipped: users _smtpd, _smtpq missing (.ci/setup-machine.sh)");
+        return;
+    }
+    let pki = TestPki::new();
+    let sink = Sink::start(SinkOptions {
+        starttls: Some(pki.server.clone()),
+        ..SinkOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let config = format!(
+        "ca testca cert \"{}\"\n\
+         listen on 127.0.0.1 port {{PORT}}\n\
+         action \"out\" relay host smtp+tls://127.0.0.1:{} ca testca\n\
+         match from any for domain \"remote.test\" action \"out\"\n",
+        ca.display(),
+        sink.port()
+    );
+    let opts = Options {
+        args: vec!["--resolver".into(), "127.0.0.1:1".into()],
+        privileged: true,
+        ..Options::default()
+    };
+    let server = Server::start_opts(&config, opts);
+    assert!(!server.log.text().contains("running unprivileged"));
+    send(&server);
+    wait_result(&server, "Ok");
+    assert!(sink.received()[0].tls);
+}

@@ -69,7 +69,15 @@ struct Relay {
     sessions: HashSet<u64>,
     connecting: usize,
     idle: Vec<u64>,
+    /// After a failed connection while others live, no new one before
+    /// this (OpenSMTPD's `reconn-delay-route`), so a host that refuses
+    /// extra connections is not hammered.
+    hold_until: Option<Instant>,
 }
+
+/// How long a relay waits before opening another connection after one
+/// failed while its other connections live.
+const RECONNECT_DELAY: Duration = Duration::from_secs(3);
 
 struct SessionState {
     key: RouteKey,
@@ -203,6 +211,7 @@ impl Mta {
                 sessions: HashSet::new(),
                 connecting: 0,
                 idle: Vec::new(),
+                hold_until: None,
             }
         });
         let joinable = relay.tasks.iter_mut().find(|t| {
@@ -299,6 +308,9 @@ impl Mta {
                 relay.tasks.push_front(t);
             }
         }
+        if relay.hold_until.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
         while relay.tasks.len() > relay.connecting
             && relay.sessions.len() < MAX_SESSIONS_PER_RELAY
             && self.sessions.len() < MAX_SESSIONS
@@ -357,6 +369,7 @@ impl Mta {
                     Some(r) => {
                         r.connecting = r.connecting.saturating_sub(1);
                         r.sessions.remove(&id);
+                        r.hold_until = Some(Instant::now() + RECONNECT_DELAY);
                         r.sessions.is_empty()
                     }
                     None => false,

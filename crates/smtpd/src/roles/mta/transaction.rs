@@ -231,7 +231,9 @@ async fn transact(
         ));
         return Ok(true);
     }
-    let first = &out.slots[0].0;
+    let Some((first, _)) = out.slots.first() else {
+        return Ok(true);
+    };
     let params = MailParams {
         size: Some(scan.size),
         body: scan.eight_bit.then_some(Body::EightBitMime),
@@ -336,4 +338,94 @@ async fn stream(c: &mut Connected, file: &mut tokio::fs::File) -> Result<(), Wir
     wire.clear();
     enc.finish(&mut wire);
     c.wire.send(&wire, DATA_BLOCK, "ending the message").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_become_outcomes_with_their_enhanced_code() {
+        let r = Reply::with_esc(550, (5, 1, 1), "No such user");
+        assert_eq!(
+            outcome_of(&r),
+            DeliveryOutcome::permfail(EnhancedStatus::new(5, 1, 1), "550 No such user")
+        );
+        // No code, or one of another class: the class's generic code.
+        let r = Reply::new(451, None, "later");
+        assert_eq!(
+            outcome_of(&r),
+            DeliveryOutcome::tempfail(EnhancedStatus::new(4, 0, 0), "451 later")
+        );
+        let r = Reply::new(554, Some(EnhancedStatus::new(2, 0, 0)), "odd");
+        assert!(matches!(
+            outcome_of(&r),
+            DeliveryOutcome::PermFail { status, .. } if status == EnhancedStatus::new(5, 0, 0)
+        ));
+        // A 3xx where a final answer was due is no success.
+        assert!(matches!(
+            outcome_of(&Reply::new(354, None, "?")),
+            DeliveryOutcome::TempFail { .. }
+        ));
+    }
+
+    #[test]
+    fn orcpt_round_trips_from_the_envelope() {
+        let mut e = sample();
+        e.dsn_orcpt = Some("rfc822;a+2Bb@c.test".into());
+        assert_eq!(
+            orcpt_of(&e),
+            Some(Orcpt {
+                addr_type: "rfc822".into(),
+                addr: "a+b@c.test".into()
+            })
+        );
+        e.dsn_orcpt = Some("garbage".into());
+        assert_eq!(orcpt_of(&e), None);
+        e.dsn_orcpt = Some("rfc822;+zz".into());
+        assert_eq!(orcpt_of(&e), None);
+    }
+
+    #[test]
+    fn smtputf8_only_for_non_ascii_addresses() {
+        let mut e = sample();
+        let slots = vec![(e.clone(), None)];
+        assert!(!needs_smtputf8(e.sender.as_ref(), &slots));
+        e.dest = MailAddr::new("jos\u{e9}", "example.test");
+        assert!(needs_smtputf8(None, &[(e, None)]));
+    }
+
+    fn sample() -> Envelope {
+        Envelope {
+            id: smtpd_types::EvpId(0x0102030405060708),
+            dispatcher: "out".into(),
+            tag: None,
+            kind: smtpd_types::EnvelopeKind::Mta,
+            smtpname: "mx.test".into(),
+            helo: "c.test".into(),
+            hostname: "c.test".into(),
+            username: None,
+            errorline: None,
+            sockaddr: "127.0.0.1".into(),
+            sender: Some(MailAddr::new("a", "b.test")),
+            rcpt: MailAddr::new("r", "remote.test"),
+            dest: MailAddr::new("r", "remote.test"),
+            ctime: 0,
+            last_try: 0,
+            last_bounce: 0,
+            ttl: 0,
+            retry: 0,
+            flags: Default::default(),
+            dsn_notify: Default::default(),
+            dsn_ret: None,
+            dsn_envid: None,
+            dsn_orcpt: None,
+            esc: None,
+            mda_exec: None,
+            mda_file: None,
+            mda_subaddress: None,
+            mda_user: None,
+            bounce: None,
+        }
+    }
 }
