@@ -1,5 +1,7 @@
 //! What the lookup agent accepts: rule matching and expansion for smtp,
-//! reverse DNS, user information for mda, `~/.forward` files from the parent.
+//! reverse DNS, user information for mda, `~/.forward` files from the
+//! parent, and for mta (which is chrooted and has no resolver or tables)
+//! the DNS and table lookups of relaying.
 
 use serde::{Deserialize, Serialize};
 use smtpd_ipc::{Message, Role};
@@ -29,6 +31,28 @@ pub enum ToLka {
         userbase: Option<String>,
         user: String,
     },
+    /// mta: the MX records of a domain. Answered by `ToMta::Mx`.
+    Mx { req: ReqId, domain: String },
+    /// mta: the addresses (A and AAAA) of a host. Answered by `ToMta::Host`.
+    Host { req: ReqId, name: String },
+    /// mta: a relay URL from a `relayhost` table: `relay host <t>` fetches
+    /// one (`domain: None`), `relay domain <t>` looks the domain up.
+    /// Answered by `ToMta::RelayHost`.
+    RelayHost {
+        req: ReqId,
+        table: String,
+        domain: Option<String>,
+    },
+    /// mta: the `user:password` stored under `label` in a relay `auth`
+    /// table. Answered by `ToMta::Credentials`.
+    Credentials {
+        req: ReqId,
+        table: String,
+        label: String,
+    },
+    /// mta: a source address from a relay `src` table. Answered by
+    /// `ToMta::Source`.
+    Source { req: ReqId, table: String },
     /// parent: the user's `~/.forward`, opened as the user. Carries one
     /// descriptor when `found`. An `error` is `permanent` when the file was
     /// refused (unsafe), temporary when it could not be opened right now.
@@ -47,6 +71,11 @@ impl Message for ToLka {
         match self {
             ToLka::Expand { .. } | ToLka::Rdns { .. } => from == Role::Smtp,
             ToLka::UserInfo { .. } => from == Role::Mda,
+            ToLka::Mx { .. }
+            | ToLka::Host { .. }
+            | ToLka::RelayHost { .. }
+            | ToLka::Credentials { .. }
+            | ToLka::Source { .. } => from == Role::Mta,
             ToLka::Forward { .. } | ToLka::Shutdown => from == Role::Parent,
         }
     }
@@ -56,6 +85,11 @@ impl Message for ToLka {
             ToLka::Expand { .. } => "Expand",
             ToLka::Rdns { .. } => "Rdns",
             ToLka::UserInfo { .. } => "UserInfo",
+            ToLka::Mx { .. } => "Mx",
+            ToLka::Host { .. } => "Host",
+            ToLka::RelayHost { .. } => "RelayHost",
+            ToLka::Credentials { .. } => "Credentials",
+            ToLka::Source { .. } => "Source",
             ToLka::Forward { .. } => "Forward",
             ToLka::Shutdown => "Shutdown",
         }

@@ -15,13 +15,16 @@ pub mod lmtpd;
 pub mod local;
 pub mod mailbox;
 pub mod message;
+pub mod mx_dns;
 pub mod nodns;
 pub mod procs;
 pub mod programs;
 pub mod pymail;
+pub mod sink;
 pub mod source;
 pub mod spool;
 pub mod sysusers;
+pub mod test_pki;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

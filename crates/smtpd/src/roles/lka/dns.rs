@@ -1,4 +1,5 @@
-//! DNS for the lookup agent: reverse names of clients, forward-confirmed.
+//! DNS for the lookup agent: reverse names of clients, forward-confirmed;
+//! MX records and host addresses for relaying (asked by mta).
 //!
 //! Queries go to the system's resolvers or to `smtpd --resolver ADDR:PORT`
 //! (tests point it at a server of their own). Every query is bounded: one
@@ -18,10 +19,13 @@ use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::client::{Client, ClientHandle};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::udp::UdpClientStream;
+use hickory_resolver::net::NetError;
 use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_resolver::TokioResolver;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+use crate::msg::to_mta::{DnsAnswer, MxRecord};
 
 /// Per-query limit.
 const TIMEOUT: Duration = Duration::from_millis(1000);
@@ -111,5 +115,82 @@ async fn ptr_from(server: SocketAddr, addr: IpAddr) -> Option<String> {
     match answer {
         Ok(Ok(resp)) => first_ptr(&resp.answers),
         _ => None,
+    }
+}
+
+/// Most MX records kept for one domain (OpenSMTPD keeps every one; a
+/// bound keeps a hostile zone from making the mta try hundreds of hosts).
+const MAX_MX: usize = 16;
+
+impl Dns {
+    /// The MX records of `domain`, as the zone gives them (sorting and the
+    /// null-MX rule are the mta's policy).
+    pub async fn mx(&self, domain: &str) -> DnsAnswer<Vec<MxRecord>> {
+        let Some(r) = &self.resolver else {
+            return DnsAnswer::Failed("no resolver configured".into());
+        };
+        let fqdn = format!("{}.", domain.trim_end_matches('.'));
+        let lookup = match tokio::time::timeout(TIMEOUT * 2, r.mx_lookup(fqdn)).await {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) => return classify(e),
+            Err(_) => return DnsAnswer::Failed("MX lookup timed out".into()),
+        };
+        let mut mxs: Vec<MxRecord> = lookup
+            .answers()
+            .iter()
+            .filter_map(|rec| match &rec.data {
+                RData::MX(mx) => Some(MxRecord {
+                    preference: mx.preference,
+                    exchange: mx
+                        .exchange
+                        .to_string()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase(),
+                }),
+                _ => None,
+            })
+            .collect();
+        mxs.truncate(MAX_MX);
+        if mxs.is_empty() {
+            DnsAnswer::NoData
+        } else {
+            DnsAnswer::Found(mxs)
+        }
+    }
+
+    /// The IPv4 and IPv6 addresses of `name` (an address literal is its
+    /// own answer).
+    pub async fn host(&self, name: &str) -> DnsAnswer<Vec<IpAddr>> {
+        if let Ok(ip) = name.parse::<IpAddr>() {
+            return DnsAnswer::Found(vec![ip]);
+        }
+        let Some(r) = &self.resolver else {
+            return DnsAnswer::Failed("no resolver configured".into());
+        };
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        match tokio::time::timeout(TIMEOUT * 3, r.lookup_ip(fqdn)).await {
+            Ok(Ok(ips)) => {
+                let v: Vec<IpAddr> = ips.iter().collect();
+                if v.is_empty() {
+                    DnsAnswer::NoData
+                } else {
+                    DnsAnswer::Found(v)
+                }
+            }
+            Ok(Err(e)) => classify(e),
+            Err(_) => DnsAnswer::Failed("address lookup timed out".into()),
+        }
+    }
+}
+
+/// A failed lookup: a name that does not exist, a name without records of
+/// the type asked, or a failure to get an answer.
+fn classify<T>(e: NetError) -> DnsAnswer<T> {
+    if e.is_nx_domain() {
+        DnsAnswer::NxDomain
+    } else if e.is_no_records_found() {
+        DnsAnswer::NoData
+    } else {
+        DnsAnswer::Failed(e.to_string())
     }
 }

@@ -1,5 +1,6 @@
 //! The lookup agent (the seed's §3.2.6): the ruleset and recipient
-//! expansion for smtp, reverse DNS, user lookups for mda. It opens the
+//! expansion for smtp, reverse DNS, user lookups for mda, MX/address and
+//! relay table lookups for mta. It opens the
 //! configuration's tables at start (before dropping privileges, so that
 //! tables readable only by root work), then runs as the unprivileged user
 //! without chroot (it reads table files and resolv.conf).
@@ -9,6 +10,7 @@
 
 mod dns;
 mod expand;
+mod relay;
 mod ruleset;
 pub mod tables;
 
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use tracing::warn;
 
 use crate::child::{on_closed, ChildSetup, Ctx, Flow};
-use crate::msg::{HasShutdown, RuntimeConfig, ToLka, ToMda, ToParent, ToSmtp, UserInfo};
+use crate::msg::{HasShutdown, RuntimeConfig, ToLka, ToMda, ToMta, ToParent, ToSmtp, UserInfo};
 use crate::peers::Peers;
 use crate::pending::Pending;
 
@@ -111,6 +113,26 @@ impl Lka {
                 let result = expand::userinfo(&self.tables, userbase.as_deref(), &user)
                     .map_err(|e| e.to_string());
                 self.peers.mda().send(ToMda::UserInfo { req, result })
+            }
+            ToLka::Mx { req, domain } => {
+                let result = self.dns.mx(&domain).await;
+                self.peers.mta().send(ToMta::Mx { req, result })
+            }
+            ToLka::Host { req, name } => {
+                let result = self.dns.host(&name).await;
+                self.peers.mta().send(ToMta::Host { req, result })
+            }
+            ToLka::RelayHost { req, table, domain } => {
+                let result = relay::relay_host(&self.tables, &table, domain.as_deref());
+                self.peers.mta().send(ToMta::RelayHost { req, result })
+            }
+            ToLka::Credentials { req, table, label } => {
+                let result = relay::credentials(&self.tables, &table, &label);
+                self.peers.mta().send(ToMta::Credentials { req, result })
+            }
+            ToLka::Source { req, table } => {
+                let result = relay::source(&self.tables, &table);
+                self.peers.mta().send(ToMta::Source { req, result })
             }
             ToLka::Forward { .. } | ToLka::Shutdown => Ok(()),
         };
