@@ -58,12 +58,33 @@ fn acknowledged_mail_survives_sigkill_of_tree_and_children() {
         .args(["--port", &port.to_string()])
         .args(["--start-cmd", &start])
         .args(["--maildir", &format!("{d}/maildirs/{{user}}")])
-        .args(["--messages", "300", "--concurrency", "4", "--recipients", "3"])
+        .args([
+            "--messages",
+            "300",
+            "--concurrency",
+            "4",
+            "--recipients",
+            "3",
+        ])
         .args(["--size", "1500", "--crashes", "5", "--drain-crashes", "2"])
         .args(["--interval", "0.2:0.8", "--kill", "mixed"])
         .args(["--child-match", "^smtpd: "])
-        .args(["--drain-timeout", "30", "--settle", "1", "--io-timeout", "10"])
-        .args(["--ready-timeout", "20", "--seed", "6", "--label", "smtpd-ci"])
+        .args([
+            "--drain-timeout",
+            "30",
+            "--settle",
+            "1",
+            "--io-timeout",
+            "10",
+        ])
+        .args([
+            "--ready-timeout",
+            "20",
+            "--seed",
+            "6",
+            "--label",
+            "smtpd-ci",
+        ])
         .args(["--log-dir", &format!("{d}/logs")])
         .output()
         .expect("running python3 reliability/crash_test.py");
