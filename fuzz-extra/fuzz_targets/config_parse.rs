@@ -15,10 +15,7 @@ use smtpd_config::{parse_bytes, parse_str, print, ParseOptions};
 const NAME: &str = "/nonexistent/fuzz/smtpd.conf";
 
 fuzz_target!(|data: &[u8]| {
-    if data
-        .windows(7)
-        .any(|w| w.eq_ignore_ascii_case(b"include"))
-    {
+    if data.windows(7).any(|w| w.eq_ignore_ascii_case(b"include")) {
         return;
     }
     let opts = ParseOptions::default();
