@@ -365,6 +365,7 @@ def main(argv=None):
         "crashes_during_load": load_crashes,
         "crashes_during_drain": drain_crashes,
         **{k: v for k, v in crasher.stats.items()},
+        "start_retries": ctl.start_retries,
         "load_seconds": round(load_secs, 2),
         "drain_seconds": round(drain_secs, 2),
         "drained": drained,

@@ -33,6 +33,7 @@ class ServerControl:
         self.log = log
         self.fg = None  # Popen of a start command still running
         self.starts = 0
+        self.start_retries = 0
 
     # -- start / stop -----------------------------------------------------
 
@@ -55,7 +56,21 @@ class ServerControl:
         except OSError:
             return False
 
-    def start(self):
+    def start(self, attempts=3):
+        """Start the server; a start that fails (a run script tripping over
+        what the crash left behind) is cleaned up and tried again."""
+        for n in range(attempts):
+            try:
+                return self._start_once()
+            except StartError:
+                if n == attempts - 1:
+                    raise
+                self.start_retries += 1
+                self.log(f"start failed, cleaning up and retrying ({n + 1}/{attempts})")
+                self.crash_tree()
+                time.sleep(1.0)
+
+    def _start_once(self):
         self.starts += 1
         out = subprocess.DEVNULL
         if self.log_dir:

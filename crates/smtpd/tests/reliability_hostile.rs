@@ -58,9 +58,18 @@ fn server_for(conns: usize) -> Server {
     Server::start(CONFIG)
 }
 
-/// Read the first reply line of a fresh connection (its banner).
-fn banner(s: &mut TcpStream) -> Option<String> {
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+/// Connect to the server from 127.0.0.1, giving up after 10 s (a server
+/// that stops accepting leaves connects hanging in SYN retries).
+fn connect(port: u16) -> std::io::Result<TcpStream> {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(10))
+}
+
+/// Read the first reply line of a fresh connection (its banner), waiting
+/// no later than `deadline`.
+fn banner(s: &mut TcpStream, deadline: Instant) -> Option<String> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+        .ok()?;
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\n") {
@@ -82,14 +91,14 @@ fn thousands_of_idle_connections_are_held_and_do_not_starve_others() {
 
     let mut idle = Vec::with_capacity(IDLE);
     for i in 0..IDLE {
-        let s = TcpStream::connect(("127.0.0.1", server.port))
-            .unwrap_or_else(|e| panic!("idle connection {i}: {e}"));
+        let s = connect(server.port).unwrap_or_else(|e| panic!("idle connection {i}: {e}"));
         idle.push(s);
     }
     // Every one of them is a held session: it has its banner.
     let mut held = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
     for s in idle.iter_mut() {
-        if banner(s).is_some_and(|b| b.starts_with("220")) {
+        if banner(s, deadline).is_some_and(|b| b.starts_with("220")) {
             held += 1;
         }
     }
@@ -122,9 +131,7 @@ fn slowloris_sessions_do_not_starve_others() {
         b"EHLO slow.test\r\nMAIL FROM:<slow@client.test>\r\nRCPT TO:<good@local.test>\r\nDATA\r\n";
     let port = server.port;
     let dribbler = std::thread::spawn(move || {
-        let mut conns: Vec<TcpStream> = (0..SLOW)
-            .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
-            .collect();
+        let mut conns: Vec<TcpStream> = (0..SLOW).filter_map(|_| connect(port).ok()).collect();
         for c in &conns {
             let _ = c.set_nonblocking(true);
         }

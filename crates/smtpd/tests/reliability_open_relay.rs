@@ -103,6 +103,12 @@ fn attempt_all(server: &Server, src: Ipv4Addr, from: &str, domain: &str) -> Vec<
         c.set_timeout(Duration::from_secs(20));
         c.hello();
         let r = c.cmd(&format!("MAIL FROM:<{from}>"));
+        if r.code >= 500 {
+            // Refusing a forged sender outright refuses the relay too.
+            out.push((rcpt, Fate::Refused(r.code)));
+            c.cmd("QUIT");
+            continue;
+        }
         assert_eq!(r.code, 250, "MAIL FROM:<{from}> from {src}: {r:?}");
         c.send_raw(b"RCPT TO:");
         c.send_raw(rcpt.as_bytes());
