@@ -235,8 +235,14 @@ fn ten_megabyte_text_line_is_refused_or_kept_whole() {
     data.extend_from_slice(b"\r\nend of the long line\r\n.\r\n");
     let mut r = None;
     let grown = growth(&server, || {
-        c.send_raw(&data);
+        // From a thread: the server may refuse and close before it has read
+        // everything, and the reply must still be read.
+        let mut w = c.writer.try_clone().expect("clone socket");
+        let writer = std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        });
         r = c.try_reply();
+        let _ = writer.join();
     });
     let r = r.expect("a reply to the end of data");
     eprintln!("10 MB text line: {r:?}, memory +{grown} KiB");
