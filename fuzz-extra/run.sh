@@ -4,7 +4,7 @@
 # committed seeds. Run from anywhere; needs `cargo install cargo-fuzz`.
 #   fuzz-extra/run.sh envelope_decode 60      (CI's short run)
 #   fuzz-extra/run.sh ipc_frame 3600          (the long run)
-#   fuzz-extra/run.sh config_parse 600 --features config   (until the parser merges)
+#   fuzz-extra/run.sh config_parse 600
 #   fuzz-extra/run.sh envelope_decode replay   (run regressions/TARGET/* once)
 # Crashes land in fuzz-extra/artifacts/TARGET/; each becomes a regression
 # test in the crate it hit, and its input goes to regressions/TARGET/.

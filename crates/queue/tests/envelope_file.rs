@@ -383,3 +383,17 @@ proptest! {
         prop_assert_eq!(decode(ID, text.as_bytes()).unwrap(), e);
     }
 }
+
+/// Regression (fuzz-extra/regressions/envelope_decode/dsn-orcpt-with-cr): a
+/// value with a carriage return was accepted by the decoder though the
+/// encoder refuses it, so the queue could load an envelope it could not
+/// write back. Whatever decodes must encode.
+#[test]
+fn a_carriage_return_in_a_value_is_refused_at_load() {
+    let text = "version: 3\ndispatcher: local\ntype: mda\nsender: a@example.net\nrcpt: b@example.org\ndest: b@example.org\nctime: 1700000000\nttl: 345600\ndsn-orcpt: rfc822;bob\r\r@example.org\n";
+    let id = smtpd_types::EvpId(0x0123_4567_89ab_cdef);
+    assert!(smtpd_queue::envelope_file::decode(id, text.as_bytes()).is_err());
+    let ok = text.replace("\r\r", "");
+    let env = smtpd_queue::envelope_file::decode(id, ok.as_bytes()).expect("decodes");
+    smtpd_queue::envelope_file::encode(&env).expect("what decodes encodes");
+}

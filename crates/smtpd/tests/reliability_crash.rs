@@ -24,7 +24,7 @@ fn harness() -> PathBuf {
 /// which recipient every delivered copy is for.
 const CONFIG: &str = r#"
 listen on 127.0.0.1 port {PORT}
-action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}"
+action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}" {CATCHALL}
 match from any for domain "local.test" action "local"
 "#;
 
@@ -62,7 +62,7 @@ fn acknowledged_mail_survives_sigkill_of_tree_and_children() {
         .tempdir()
         .expect("temp dir");
     let port = support::free_port();
-    let text = CONFIG
+    let text = support::expand_catchall(CONFIG)
         .replace("{PORT}", &port.to_string())
         .replace("{DIR}", dir.path().to_str().expect("utf-8 temp dir"));
     let conf = dir.path().join("smtpd.conf");

@@ -31,7 +31,7 @@ use support::Server;
 
 const CONFIG: &str = r#"
 listen on 127.0.0.1 port {PORT}
-action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}"
+action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}" {CATCHALL}
 match from any for domain "local.test" action "local"
 "#;
 

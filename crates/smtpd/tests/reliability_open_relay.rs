@@ -31,7 +31,7 @@ use support::Server;
 /// machine itself.
 const MX: &str = r#"
 listen on 127.0.0.1 port {PORT}
-action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}"
+action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}" {CATCHALL}
 action "outbound" relay host smtp://127.0.0.1:{SINK}
 match from any for domain "local.test" action "local"
 match from src 127.0.0.1 for any action "outbound"
@@ -42,14 +42,14 @@ match from src 127.0.0.1 for any action "outbound"
 /// as far as the rules instead of being refused for where it comes from).
 const EMBEDDED: &str = r#"
 listen on 127.0.0.1 port {PORT}
-action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}"
+action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}" {CATCHALL}
 match from any for local action "local"
 "#;
 
 /// OpenSMTPD's shipped rules (mbox/aliases replaced by a Maildir).
 const SHIPPED: &str = r#"
 listen on 127.0.0.1 port {PORT}
-action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}"
+action "local" maildir "{DIR}/maildirs/%{dest.user:lowercase}" {CATCHALL}
 action "relay" relay host smtp://127.0.0.1:{SINK}
 match for local action "local"
 match from local for any action "relay"

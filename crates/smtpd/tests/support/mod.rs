@@ -139,7 +139,7 @@ impl Server {
     }
 
     pub fn start_on(dir: tempfile::TempDir, port: u16, config: &str, opts: Options) -> Server {
-        let text = config
+        let text = expand_catchall(config)
             .replace("{PORT}", &port.to_string())
             .replace("{DIR}", dir.path().to_str().unwrap());
         let config_path = dir.path().join("smtpd.conf");
@@ -324,4 +324,25 @@ pub fn read_dir_names(p: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `{CATCHALL}` in a test config stands for `virtual <catchall> userbase
+/// <catchall_users>`: every address is delivered as the invoking user (the
+/// two tables are added at the top). With OpenSMTPD's semantics a local
+/// recipient must otherwise be a user of the userbase.
+pub fn expand_catchall(config: &str) -> String {
+    if !config.contains("{CATCHALL}") {
+        return config.to_string();
+    }
+    let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .expect("the invoking user has a passwd entry");
+    format!(
+        "table catchall {{ \"@\" = \"{n}\" }}\ntable catchall_users {{ \"{n}\" = \"{u}:{g}:{{DIR}}\" }}\n{}",
+        config.replace("{CATCHALL}", "virtual <catchall> userbase <catchall_users>"),
+        n = me.name,
+        u = me.uid,
+        g = me.gid,
+    )
 }

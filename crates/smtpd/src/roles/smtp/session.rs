@@ -15,7 +15,7 @@ use smtpd_proto::{
 use smtpd_types::{EnhancedStatus, Envelope, MailAddr, MsgId};
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,8 +44,35 @@ const MAX_USELESS: u32 = 100;
 /// Bytes read at a time between commands: small, because thousands of
 /// idle sessions each hold this buffer.
 const READ_CHUNK: usize = 2 * 1024;
-/// Bytes read at a time while a message comes in.
+/// Bytes read at a time while a message comes in, at most.
 const DATA_CHUNK: usize = 64 * 1024;
+
+/// The read buffer of a message: small at first (a slow or idle client
+/// in DATA costs little), doubled whenever a read fills it, up to
+/// `DATA_CHUNK` for clients that send fast.
+struct GrowBuf {
+    buf: Vec<u8>,
+}
+
+impl GrowBuf {
+    fn new() -> Self {
+        GrowBuf {
+            buf: vec![0u8; READ_CHUNK],
+        }
+    }
+
+    fn slice(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
+
+    /// A read returned `n` bytes.
+    fn note(&mut self, n: usize) {
+        if n == self.buf.len() && self.buf.len() < DATA_CHUNK {
+            let len = (self.buf.len() * 2).min(DATA_CHUNK);
+            self.buf.resize(len, 0);
+        }
+    }
+}
 
 /// Run a session until the client leaves, misbehaves, or the server stops.
 pub async fn run(
@@ -110,7 +137,9 @@ pub async fn run(
 /// An open transaction.
 struct Tx {
     msgid: MsgId,
-    file: BufWriter<File>,
+    /// The message file, written directly: the content arrives in large
+    /// chunks, and a buffer here would cost every open transaction 64 KiB.
+    file: File,
     mail_from: Option<MailAddr>,
     smtputf8: bool,
     ret: Option<smtpd_types::DsnRet>,
@@ -539,7 +568,7 @@ impl Session {
         };
         self.tx = Some(Tx {
             msgid,
-            file: BufWriter::with_capacity(64 * 1024, file),
+            file,
             mail_from: m.sender.map(address::canonical),
             smtputf8: m.params.smtputf8,
             ret: m.params.ret,
@@ -697,8 +726,7 @@ impl Session {
     /// Receive the content after DATA, then commit.
     async fn data(&mut self) -> Next {
         // Content comes in big reads; the buffer lives only while it does.
-        let mut big = vec![0u8; DATA_CHUNK];
-        let buf = big.as_mut_slice();
+        let mut grow = GrowBuf::new();
         if self.flush().await.is_err() {
             return Next::Close("io-error");
         }
@@ -706,7 +734,7 @@ impl Session {
         // Anything already received after the DATA line is content.
         let mut pending = self.cmds.take_buffered();
         pending.append(&mut self.input);
-        let mut out = Vec::with_capacity(DATA_CHUNK + 1);
+        let mut out = Vec::new();
         let mut write_failed = false;
         loop {
             let status = rx.feed(&pending, &mut out);
@@ -742,7 +770,11 @@ impl Session {
                 }
                 DataStatus::NeedMore => {
                     pending.clear();
-                    match tokio::time::timeout(self.sh.rt.smtp_timeout, self.stream.read(buf)).await
+                    match tokio::time::timeout(
+                        self.sh.rt.smtp_timeout,
+                        self.stream.read(grow.slice()),
+                    )
+                    .await
                     {
                         Ok(Ok(0)) | Ok(Err(_)) => return Next::Close("disconnect-in-data"),
                         Err(_) => {
@@ -750,7 +782,10 @@ impl Session {
                             self.reply(r(421, (4, 4, 2), "Timeout during DATA: closing"));
                             return Next::Close("timeout");
                         }
-                        Ok(Ok(n)) => pending.extend_from_slice(&buf[..n]),
+                        Ok(Ok(n)) => {
+                            pending.extend_from_slice(&grow.slice()[..n]);
+                            grow.note(n);
+                        }
                     }
                 }
             }
@@ -785,12 +820,11 @@ impl Session {
 
     /// Receive one BDAT chunk (already announced), then answer it.
     async fn bdat(&mut self) -> Next {
-        let mut big = vec![0u8; DATA_CHUNK];
-        let buf = big.as_mut_slice();
+        let mut grow = GrowBuf::new();
         let mut discard = self.pending_discard.take();
         let mut pending = self.cmds.take_buffered();
         pending.append(&mut self.input);
-        let mut out = Vec::with_capacity(DATA_CHUNK + 1);
+        let mut out = Vec::new();
         loop {
             let status = match &mut discard {
                 Some((d, _)) => d.feed(&pending, &mut out),
@@ -811,7 +845,11 @@ impl Session {
             match status {
                 smtpd_proto::BdatStatus::NeedMore => {
                     pending.clear();
-                    match tokio::time::timeout(self.sh.rt.smtp_timeout, self.stream.read(buf)).await
+                    match tokio::time::timeout(
+                        self.sh.rt.smtp_timeout,
+                        self.stream.read(grow.slice()),
+                    )
+                    .await
                     {
                         Ok(Ok(0)) | Ok(Err(_)) => return Next::Close("disconnect-in-data"),
                         Err(_) => {
@@ -819,7 +857,10 @@ impl Session {
                             self.reply(r(421, (4, 4, 2), "Timeout during BDAT: closing"));
                             return Next::Close("timeout");
                         }
-                        Ok(Ok(n)) => pending.extend_from_slice(&buf[..n]),
+                        Ok(Ok(n)) => {
+                            pending.extend_from_slice(&grow.slice()[..n]);
+                            grow.note(n);
+                        }
                     }
                 }
                 smtpd_proto::BdatStatus::ChunkDone { consumed } => {
