@@ -49,8 +49,14 @@ trap stop_all_servers EXIT
 
 # Servers inherit this limit: every idle session costs the server at least
 # one descriptor (OpenSMTPD sizes its session table from the limit).
+# Raising the hard limit needs CAP_SYS_RESOURCE, which a container's root may
+# lack: then the soft limit goes up to the hard one, and a server that needs
+# more shows it by refusing sessions.
 nofile=$((SESSIONS * 2 + 4096))
-if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$nofile" ]; then ulimit -Hn "$nofile"; fi
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$nofile" ]; then
+    ulimit -Hn "$nofile" 2>/dev/null || log "cannot raise the hard descriptor limit to $nofile; using $(ulimit -Hn)"
+fi
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$nofile" ]; then nofile=$(ulimit -Hn); fi
 if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$nofile" ]; then ulimit -Sn "$nofile"; fi
 
 if [[ ",$SERVERS," == *",ours,"* ]]; then

@@ -180,9 +180,14 @@ print(",".join(sorted(seen, key=int)))' "$ROOT")
         filter=(--pid "$pids" --percentage relative)
     fi
     {
-        echo "## $SERVER: CPU by process (perf, $PERF_EVENT)"
-        perf report -i "$RES/perf.data" "${filter[@]}" --stdio --no-children -g none --sort comm \
-            --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' || true
+        echo "## $SERVER: CPU by process name, % of the server's samples (perf, $PERF_EVENT)"
+        # Summed from the per-PID view: perf's own `--sort comm` loses the
+        # processes that existed before the recording began when --pid filters.
+        perf report -i "$RES/perf.data" "${filter[@]}" --stdio --no-children -g none --sort pid \
+            2>/dev/null | awk '$1 ~ /%$/ { sub(/%/, "", $1); n = $2; sub(/^[0-9]+:/, "", n);
+                pct[n] += $1; procs[n]++; total += $1 }
+            END { for (n in pct) printf "%7.2f%%  %-20s (%d processes)\n", pct[n] * 100 / total, n, procs[n] }' |
+            sort -rn || true
         echo
         echo "## $SERVER: top $TOP symbols by self time"
         perf report -i "$RES/perf.data" "${filter[@]}" --stdio --no-children -g none \

@@ -138,7 +138,11 @@ def main():
                   f"{fmt(cpu, '.2f')} | {fmt(pss)} | {r_os} | {r_pf} | {fmt(other_load_pct(runs))} |")
 
     ours = {k: v for k, v in data.items() if k[0] == "ours"}
-    if any(k[0] == "ours" for k in keys):
+    if not ours and any(k[0] == "ours" for k in keys):
+        why = sorted({status[k] for k in keys if k[0] == "ours" and k in status})
+        print()
+        print(f"Our server: no figures ({', '.join(why) or 'no data'}).")
+    if ours:
         print()
         print("Goals of issue 7 for our server (ratios of medians measured in this run):")
         print()

@@ -80,7 +80,9 @@ for w in ${WORKLOADS//,/ }; do
     case $w in maildir | relay) ;; *) die "unknown workload $w" ;; esac
 done
 
-RES=${OUT:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)$([ "$QUICK" = 1 ] && echo -quick)}
+suffix=''
+[ "$QUICK" = 1 ] && suffix=-quick
+RES=${OUT:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)$suffix}
 mkdir -p "$RES"
 RES=$(cd "$RES" && pwd)
 STATUS=$RES/status.tsv
