@@ -45,6 +45,8 @@ pub enum ToSmtp {
     /// (`CreateMessages`). `no_room`: the spool is (nearly) full; new mail
     /// must be refused until a `CreateMessage` succeeds again.
     MessagesCreated { msgids: Vec<MsgId>, no_room: bool },
+    /// queue: the spool filled up (`ok: false`) or has room again.
+    Room { ok: bool },
     /// queue: the message and its envelopes are on stable storage (or not).
     Committed {
         req: ReqId,
@@ -71,6 +73,7 @@ impl Message for ToSmtp {
         match self {
             ToSmtp::MessageCreated { .. }
             | ToSmtp::MessagesCreated { .. }
+            | ToSmtp::Room { .. }
             | ToSmtp::Committed { .. } => from == Role::Queue,
             ToSmtp::Expanded { .. } | ToSmtp::Rdns { .. } => from == Role::Lka,
             ToSmtp::Pause | ToSmtp::Resume => matches!(from, Role::Parent | Role::Control),
@@ -82,6 +85,7 @@ impl Message for ToSmtp {
         match self {
             ToSmtp::MessageCreated { .. } => "MessageCreated",
             ToSmtp::MessagesCreated { .. } => "MessagesCreated",
+            ToSmtp::Room { .. } => "Room",
             ToSmtp::Committed { .. } => "Committed",
             ToSmtp::Expanded { .. } => "Expanded",
             ToSmtp::Rdns { .. } => "Rdns",

@@ -26,7 +26,12 @@ pub struct Op {
 pub struct Store {
     backend: Box<dyn QueueBackend + Send>,
     peers: Peers,
+    /// The spool had room at the last check (smtp is told of changes).
+    room: bool,
 }
+
+/// How often the spool's free space is checked when nothing happens.
+const ROOM_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn now() -> u64 {
     SystemTime::now()
@@ -37,7 +42,11 @@ fn now() -> u64 {
 
 impl Store {
     pub fn new(backend: Box<dyn QueueBackend + Send>, peers: Peers) -> Self {
-        Store { backend, peers }
+        Store {
+            backend,
+            peers,
+            room: true,
+        }
     }
 
     /// Announce the envelopes found at start, then serve requests until
@@ -48,7 +57,16 @@ impl Store {
                 envelopes: chunk.to_vec(),
             });
         }
-        while let Ok(first) = rx.recv() {
+        self.check_room();
+        loop {
+            let first = match rx.recv_timeout(ROOM_CHECK) {
+                Ok(op) => op,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    self.check_room();
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             // Take everything that is already waiting: the commits among it
             // share their syncs.
             let mut ops = vec![first];
@@ -68,6 +86,7 @@ impl Store {
             }
             if !commits.is_empty() {
                 self.commit(commits);
+                self.check_room();
             }
         }
         Ok(())
@@ -100,6 +119,23 @@ impl Store {
             }
             ToQueue::Outcome { evpid, outcome } => self.outcome(evpid, outcome),
             ToQueue::Shutdown => {}
+        }
+    }
+
+    /// Tell smtp when the spool fills up or has room again: its pool of
+    /// ready messages must not let new mail in when the spool is full.
+    fn check_room(&mut self) {
+        let room = !matches!(self.backend.has_room(), Ok(false));
+        if room != self.room {
+            self.room = room;
+            if room {
+                info!("queue: the spool has room again");
+            } else {
+                warn!("queue: the spool is (nearly) full: new mail is refused");
+            }
+            if let Err(e) = self.peers.smtp().send(ToSmtp::Room { ok: room }) {
+                warn!("queue: telling smtp: {e}");
+            }
         }
     }
 

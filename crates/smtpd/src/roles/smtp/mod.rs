@@ -147,6 +147,14 @@ async fn run(
                         let queue = shared.peers.queue();
                         shared.pool().add(msgids, fds, no_room, &queue);
                     }
+                    ToSmtp::Room { ok } => {
+                        let queue = shared.peers.queue();
+                        if ok {
+                            shared.pool().room_again(&queue);
+                        } else {
+                            shared.pool().set_no_room(&queue);
+                        }
+                    }
                     ToSmtp::Pause => {
                         info!("smtp: paused: no new sessions");
                         let _ = pause_tx.send(true);
