@@ -451,3 +451,76 @@ fn success_notice_on_request() {
     assert_eq!(dsn.rcpt(1, "Status"), "2.0.0");
     assert_eq!(dsn.get("p2.type"), "text/rfc822-headers");
 }
+
+/// Privileged (root only): the queue chrooted into the spool as `_smtpq`,
+/// smtp in its empty chroot as `_smtpd`; the session socket and the
+/// message file cross between them as descriptors, and the report lands
+/// in the sender's Maildir with the sender's ownership.
+#[test]
+fn privileged_report_reaches_a_system_user() {
+    let Some((u1, u2, _)) = support::sysusers::setup("privileged_report_reaches_a_system_user")
+    else {
+        return;
+    };
+    if !pymail::available() {
+        return;
+    }
+    let conf = r#"listen on 127.0.0.1 port {PORT}
+action "fail" mda "echo 'no such mailbox here' >&2; exit 1" userbase <realusers>
+action "box" maildir "%{user.directory}/Maildir" userbase <realusers>
+match from any for domain "fail.test" action "fail"
+match from any for domain "local.test" action "box"
+"#;
+    let s = support::sysusers::start(conf, &[&u1, &u2], |_| {});
+    let from = format!("{}@local.test", u1.name);
+    let to = format!("{}@fail.test", u2.name);
+    let msg = message::message(&from, &to, "privileged", b"hi\n");
+    submit(&s, &format!("<{from}>"), &[&format!("<{to}>")], &msg);
+    let md = s.path(&format!("home/{}/Maildir", u1.name));
+    if !eventually(Duration::from_secs(20), || !pymail::maildir(&md).is_empty()) {
+        panic!("no report; log:\n{}", s.log.text());
+    }
+    wait_queue_empty(&s);
+    let got = pymail::maildir(&md);
+    assert_eq!(got.len(), 1);
+    let dsn = Dsn::parse(&got[0].raw);
+    assert_eq!(dsn.get("h.To"), format!("<{from}>"));
+    assert_eq!(dsn.rcpt(1, "Final-Recipient"), format!("rfc822; {to}"));
+    assert!(dsn
+        .rcpt(1, "Diagnostic-Code")
+        .contains("no such mailbox here"));
+    for f in support::sysusers::maildir_files(&md) {
+        assert_eq!(support::sysusers::owner(&f), (u1.uid, u1.gid));
+    }
+}
+
+/// The report envelope is durable: a crash while the report waits for more
+/// envelopes of its message loses nothing, and the restarted server sends
+/// the report once.
+#[test]
+fn report_survives_a_crash() {
+    let Some(s) = start("") else { return };
+    let msg = message::message(SENDER, "x@fail.test", "crash", b"hi\n");
+    submit(&s, &format!("<{SENDER}>"), &["<x@fail.test>"], &msg);
+    wait_count(&s, "failed permanently", 1, Duration::from_secs(15));
+    // Within the grouping delay: nothing was injected yet.
+    let dir = s.stop_keep_dir();
+    let conf = format!("{}{CONF}", support::local::users_table());
+    let opts = Options {
+        args: support::nodns::args(),
+        ..Options::default()
+    };
+    let s = Server::start_in(dir, &conf, opts);
+    let got = reports(&s, 1);
+    let dsn = Dsn::parse(&got[0].raw);
+    dsn.check_frame("failed");
+    assert_eq!(dsn.rcpt(1, "Final-Recipient"), "rfc822; x@fail.test");
+    assert!(dsn
+        .rcpt(1, "Diagnostic-Code")
+        .contains("mailbox is on fire"));
+    assert!(
+        s.log.text().contains("loaded 1 envelope(s)"),
+        "{}",
+        s.log.text()
+    );
+}
