@@ -23,16 +23,20 @@ const SENDER: &str = "ann@local.test";
 
 /// `fail.test` runs a program that exits 1, `slow.test` one that exits 75
 /// (temporary) under an action ttl of 3 s, `wait.test` the same under the
-/// default ttl, `local.test` is a Maildir per user.
+/// default ttl, `local.test` is a Maildir per user. Reports come through
+/// the queue's local session, so `from socket` holds for them: they land
+/// in `mail/reports/USER`, other mail in `mail/USER`.
 const CONF: &str = r#"table vt { "@" = "joe" }
 listen on 127.0.0.1 port {PORT}
 action "fail" mda "{DIR}/fail.sh" virtual <vt> userbase <users>
 action "slow" mda "{DIR}/slow.sh" virtual <vt> userbase <users> ttl 3s
 action "wait" mda "{DIR}/slow.sh" virtual <vt> userbase <users>
 action "box" maildir "{DIR}/mail/%{dest.user}" userbase <users>
+action "reports" maildir "{DIR}/mail/reports/%{dest.user}" userbase <users>
 match from any for domain "fail.test" action "fail"
 match from any for domain "slow.test" action "slow"
 match from any for domain "wait.test" action "wait"
+match from socket for domain "local.test" action "reports"
 match from any for domain "local.test" action "box"
 "#;
 
@@ -76,10 +80,14 @@ fn maildir_of(s: &Server, user: &str) -> std::path::PathBuf {
     s.path(&format!("mail/{user}"))
 }
 
+fn reports_of(s: &Server, user: &str) -> std::path::PathBuf {
+    s.path(&format!("mail/reports/{user}"))
+}
+
 /// Wait for `n` messages in the sender's Maildir and an empty queue, then
 /// return the messages (exactly `n`).
 fn reports(s: &Server, n: usize) -> Vec<pymail::Mail> {
-    let dir = maildir_of(s, "ann");
+    let dir = reports_of(s, "ann");
     if !eventually(Duration::from_secs(20), || pymail::maildir(&dir).len() >= n) {
         panic!("no report in {}; log:\n{}", dir.display(), s.log.text());
     }
@@ -339,7 +347,7 @@ fn notify_never_means_no_report() {
     );
     wait_count(&s, "no report (NOTIFY=NEVER)", 1, Duration::from_secs(15));
     wait_queue_empty(&s);
-    assert!(pymail::maildir(&maildir_of(&s, "ann")).is_empty());
+    assert!(pymail::maildir(&reports_of(&s, "ann")).is_empty());
     assert_eq!(s.log.count("smtp connected address=local"), 0);
 }
 
@@ -377,7 +385,7 @@ fn delay_notice() {
         &["<w@wait.test> NOTIFY=DELAY,FAILURE"],
         &msg,
     );
-    let dir = maildir_of(&s, "ann");
+    let dir = reports_of(&s, "ann");
     if !eventually(Duration::from_secs(20), || {
         !pymail::maildir(&dir).is_empty()
     }) {

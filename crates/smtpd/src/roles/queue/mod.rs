@@ -93,14 +93,13 @@ pub fn run_with(setup: ChildSetup, mut backend: Box<dyn QueueBackend + Send>) ->
                     }
                 },
                 Inbound::Msg { msg, .. } if msg.is_shutdown() => Flow::Stop,
+                // A session for a report: to the task that asked for it.
                 Inbound::Msg {
-                    msg: msg @ ToQueue::SessionOpened { .. },
+                    msg: ToQueue::SessionOpened { req, result },
                     fds,
                     ..
                 } => {
-                    if let ToQueue::SessionOpened { req, .. } = &msg {
-                        sessions.complete(*req, msg, fds);
-                    }
+                    sessions.complete(req, ToQueue::SessionOpened { req, result }, fds);
                     Flow::Continue
                 }
                 Inbound::Msg { msg, fds, .. } => {

@@ -18,8 +18,8 @@
 //!   `last-bounce − bounce-delay` and is given up at arrival + ttl.
 //!
 //! The report envelope is durable before the original goes, so a crash
-//! in between loses nothing (the worst case is a report and the original's
-//! failure recorded twice, never neither).
+//! in between loses nothing: at worst the original is tried once more and
+//! reported twice, never not at all.
 
 use smtpd_queue::QueueError;
 use smtpd_types::envelope::{BounceInfo, BounceType};
@@ -90,8 +90,8 @@ enum Made {
 }
 
 impl Store {
-    /// Add the report envelope of `kind` for `orig`, durably, unless the
-    /// sender wants none.
+    /// Add a report envelope (`info.kind`) for `orig` to its message,
+    /// durably, unless the sender wants none.
     fn make_report(
         &mut self,
         orig: &Envelope,
