@@ -157,8 +157,11 @@ async fn deliver(sh: Arc<Shared>, kind: BounceType, g: Group) {
     let Ok(_permit) = sh.sessions.acquire().await else {
         return;
     };
-    let msgid = g.envelopes[0].msgid();
-    let to = g.envelopes[0]
+    let Some(first) = g.envelopes.first() else {
+        return;
+    };
+    let msgid = first.msgid();
+    let to = first
         .sender
         .as_ref()
         .map(|a| a.to_string())
@@ -197,7 +200,9 @@ fn now() -> u64 {
 }
 
 async fn attempt(sh: &Shared, kind: BounceType, g: Group) -> Result<String, InjectError> {
-    let first = &g.envelopes[0];
+    let Some(first) = g.envelopes.first() else {
+        return Ok("nothing to report".into());
+    };
     let Some(to) = first.sender.clone() else {
         // Report envelopes are only made for messages with a sender.
         return Err(InjectError::Perm("the message has no sender".into()));

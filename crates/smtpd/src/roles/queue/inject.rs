@@ -6,7 +6,8 @@
 //! message is never held in memory.
 
 use smtpd_proto::{
-    Command, MailFrom, MailParams, RcptParams, RcptTo, Recipient, Reply, ReplyParser, WireEncoder,
+    Body, Capabilities, Command, MailFrom, MailParams, RcptParams, RcptTo, Recipient, Reply,
+    ReplyParser, WireEncoder,
 };
 use smtpd_types::MailAddr;
 use std::time::Duration;
@@ -127,11 +128,17 @@ pub async fn send<S: AsyncRead + AsyncWrite + Unpin>(
         unfed: Vec::new(),
     };
     c.expect(2, "greeting").await?;
-    c.command(Command::Ehlo(helo.to_string()), 2).await?;
+    let ehlo = c.command(Command::Ehlo(helo.to_string()), 2).await?;
+    // The original may hold 8-bit bytes, and the sender's address UTF-8.
+    let wanted = MailParams {
+        body: Some(Body::EightBitMime),
+        smtputf8: !(to.user.is_ascii() && to.domain.is_ascii()),
+        ..MailParams::default()
+    };
     c.command(
         Command::Mail(MailFrom {
             sender: None,
-            params: MailParams::default(),
+            params: wanted.for_peer(&Capabilities::from_ehlo_reply(&ehlo)),
         }),
         2,
     )
@@ -231,6 +238,146 @@ impl HeaderEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::roles::queue::report::fresh_ids;
+    use smtpd_types::envelope::BounceType;
+    use std::io::Write as _;
+    use tokio::io::{AsyncBufReadExt, BufReader, DuplexStream};
+
+    /// A server that answers RCPT with `rcpt_reply` and records what it
+    /// was sent after DATA.
+    async fn server(io: DuplexStream, rcpt_reply: &'static str) -> (Vec<String>, Vec<u8>) {
+        let (r, mut w) = tokio::io::split(io);
+        let mut r = BufReader::new(r);
+        let mut cmds = Vec::new();
+        let mut data = Vec::new();
+        w.write_all(b"220 test ESMTP\r\n").await.unwrap();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).await.unwrap() == 0 {
+                return (cmds, data);
+            }
+            let line = line.trim_end().to_string();
+            let reply: &[u8] = match line.split(' ').next().unwrap_or("") {
+                "EHLO" => b"250-test\r\n250 8BITMIME\r\n",
+                "MAIL" => b"250 2.0.0 Ok\r\n",
+                "RCPT" => rcpt_reply.as_bytes(),
+                "DATA" => b"354 go\r\n",
+                "QUIT" => b"221 2.0.0 Bye\r\n",
+                _ => b"500 5.5.1 what\r\n",
+            };
+            cmds.push(line.clone());
+            w.write_all(reply).await.unwrap();
+            if line == "DATA" {
+                loop {
+                    let mut l = Vec::new();
+                    r.read_until(b'\n', &mut l).await.unwrap();
+                    if l == b".\r\n" || l.is_empty() {
+                        break;
+                    }
+                    data.extend_from_slice(&l);
+                }
+                w.write_all(b"250 2.0.0 abc Message accepted\r\n")
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    fn report(attach: Attach) -> Report {
+        let (boundary, message_id) = fresh_ids("mx.test");
+        Report {
+            name: "mx.test".into(),
+            kind: BounceType::Failed,
+            to: MailAddr::new("ann", "a.test"),
+            envid: None,
+            arrival: 0,
+            delayed_for: 0,
+            recipients: Vec::new(),
+            attach,
+            boundary,
+            message_id,
+            date: 0,
+        }
+    }
+
+    fn original(text: &[u8]) -> Original {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(text).unwrap();
+        use std::io::Seek as _;
+        f.rewind().unwrap();
+        Original {
+            file: tokio::fs::File::from_std(f),
+        }
+    }
+
+    const MESSAGE: &[u8] = b"Subject: hi\n\n.dot\nbody\n";
+
+    #[tokio::test]
+    async fn a_report_goes_through_with_the_original() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let srv = tokio::spawn(server(b, "250 2.1.5 Ok\r\n"));
+        let to = MailAddr::new("ann", "a.test");
+        let got = send(
+            a,
+            "mx.test",
+            &to,
+            &report(Attach::Full),
+            Some(original(MESSAGE)),
+        )
+        .await;
+        assert_eq!(got, Ok("250 2.0.0 abc Message accepted".into()));
+        let (cmds, data) = srv.await.unwrap();
+        assert_eq!(
+            cmds,
+            [
+                "EHLO mx.test",
+                "MAIL FROM:<> BODY=8BITMIME",
+                "RCPT TO:<ann@a.test>",
+                "DATA",
+                "QUIT"
+            ]
+        );
+        let text = String::from_utf8(data).unwrap();
+        assert!(
+            text.contains("\r\nSubject: hi\r\n\r\n..dot\r\nbody\r\n"),
+            "{text}"
+        );
+        assert!(!text.replace("\r\n", "").contains('\n'), "CRLF only");
+    }
+
+    #[tokio::test]
+    async fn refusals_are_permanent_or_temporary_by_class() {
+        let to = MailAddr::new("ann", "a.test");
+        for (reply, perm) in [("550 5.1.1 no\r\n", true), ("451 4.3.0 later\r\n", false)] {
+            let (a, b) = tokio::io::duplex(1 << 16);
+            let srv = tokio::spawn(server(b, reply));
+            let got = send(a, "mx.test", &to, &report(Attach::Headers), None).await;
+            match got {
+                Err(InjectError::Perm(t)) if perm => assert!(t.contains("no"), "{t}"),
+                Err(InjectError::Temp(t)) if !perm => assert!(t.contains("later"), "{t}"),
+                other => panic!("{reply}: {other:?}"),
+            }
+            drop(srv);
+        }
+    }
+
+    #[tokio::test]
+    async fn headers_only_stops_at_the_blank_line() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let srv = tokio::spawn(server(b, "250 2.1.5 Ok\r\n"));
+        let to = MailAddr::new("ann", "a.test");
+        let r = report(Attach::Headers);
+        send(a, "mx.test", &to, &r, Some(original(MESSAGE)))
+            .await
+            .unwrap();
+        let (_, data) = srv.await.unwrap();
+        let text = String::from_utf8(data).unwrap();
+        assert!(
+            text.contains(&format!("Subject: hi\r\n\r\n--{}--\r\n", r.boundary)),
+            "{text}"
+        );
+        assert!(!text.contains("body"), "{text}");
+    }
 
     #[test]
     fn header_end_across_pieces() {
