@@ -1,8 +1,8 @@
 //! Local delivery when things go wrong: a delivery program's exit status
 //! (75 and 71 and death by a signal are retried, other codes fail for good
-//! with the program's last error line, and the failed envelope stays in
-//! the queue); a full disk under mbox and Maildir (temporary, nothing
-//! half-written left, delivered once there is room again); and the `mda
+//! with the program's last error line, reported to the sender); a full
+//! disk under mbox and Maildir (temporary, nothing half-written left,
+//! delivered once there is room again); and the `mda
 //! limit` on concurrent deliveries, in total and per user, watched in
 //! /proc while deliveries are slow.
 //!
@@ -33,7 +33,7 @@ fn lines_with<'a>(text: &'a str, needles: &[&str]) -> Vec<&'a str> {
 
 /// Exit 75 and 71 and a kill are temporary: retried, and delivered once on
 /// the retry. Exit 1 is permanent: logged with the program's last error
-/// line, never retried, the envelope kept in the queue with that line.
+/// line, never retried, and reported to the sender (tests/bounce.rs).
 #[test]
 fn program_exit_status_decides() {
     let s = start_with(
@@ -107,20 +107,23 @@ cat > "$out/$u.msg"
         let calls = std::fs::read_to_string(s.path(&format!("out/{u}.calls"))).unwrap();
         assert_eq!(calls.lines().count(), 2, "{u}: one failure, one success");
     }
-    // The permanent failure was tried once and is kept, failed, with its
-    // error line.
+    // The permanent failure was tried once and reported to the sender
+    // with its error line; no rule accepts the sender's domain, so the
+    // report is dropped (never bounced) and nothing stays queued.
     let calls = std::fs::read_to_string(s.path("out/perm.calls")).unwrap();
     assert_eq!(calls.lines().count(), 1);
-    let envs = queued_envelopes(&s);
-    assert_eq!(envs.len(), 1, "{envs:?}");
-    let kept = std::fs::read_to_string(&envs[0]).unwrap();
-    assert!(kept.contains("rcpt: perm@fail.test"), "{kept}");
+    let text = s.log.text();
     assert!(
-        kept.lines()
-            .any(|l| l.starts_with("errorline: ") && l.contains("quota exceeded for perm")),
-        "{kept}"
+        lines_with(
+            &text,
+            &["failed permanently", "quota exceeded for perm", "report"]
+        )
+        .len()
+            == 1,
+        "{text}"
     );
-    assert!(envs[0].with_file_name("message").exists());
+    wait_count(&s, "dropped", 1, Duration::from_secs(15));
+    support::local::wait_queue_empty(&s);
 }
 
 /// A tmpfs mounted for a test, unmounted when dropped.

@@ -1,5 +1,6 @@
 //! What the queue accepts: the enqueue transaction from smtp, scheduling
-//! decisions from the scheduler, delivery outcomes from mda and mta.
+//! decisions from the scheduler, delivery outcomes from mda and mta, and
+//! the sessions smtp opens for the queue's reports (bounces).
 
 use serde::{Deserialize, Serialize};
 use smtpd_ipc::{Message, Role};
@@ -31,6 +32,16 @@ pub enum ToQueue {
     Expire { evpids: Vec<EvpId> },
     /// scheduler: remove these envelopes (smtpctl remove).
     Remove { evpids: Vec<EvpId> },
+    /// scheduler: envelope `evpid` has waited `delay` seconds (a `bounce
+    /// warn-interval`) and will wait longer: the sender may get a delay
+    /// notice, and `at` is recorded as its `last-bounce`.
+    DelayWarning { evpid: EvpId, at: u64, delay: u64 },
+    /// smtp: the answer to `ToSmtp::OpenSession`. Carries one descriptor
+    /// on success: our end of a local SMTP session.
+    SessionOpened {
+        req: ReqId,
+        result: Result<(), String>,
+    },
     /// mda/mta: what became of a delivery attempt.
     Outcome {
         evpid: EvpId,
@@ -47,9 +58,11 @@ impl Message for ToQueue {
             | ToQueue::CreateMessages { .. }
             | ToQueue::Commit { .. }
             | ToQueue::Rollback { .. } => from == Role::Smtp,
-            ToQueue::Deliver { .. } | ToQueue::Expire { .. } | ToQueue::Remove { .. } => {
-                from == Role::Scheduler
-            }
+            ToQueue::Deliver { .. }
+            | ToQueue::Expire { .. }
+            | ToQueue::Remove { .. }
+            | ToQueue::DelayWarning { .. } => from == Role::Scheduler,
+            ToQueue::SessionOpened { .. } => from == Role::Smtp,
             ToQueue::Outcome { .. } => matches!(from, Role::Mda | Role::Mta),
             ToQueue::Shutdown => from == Role::Parent,
         }
@@ -64,6 +77,8 @@ impl Message for ToQueue {
             ToQueue::Deliver { .. } => "Deliver",
             ToQueue::Expire { .. } => "Expire",
             ToQueue::Remove { .. } => "Remove",
+            ToQueue::DelayWarning { .. } => "DelayWarning",
+            ToQueue::SessionOpened { .. } => "SessionOpened",
             ToQueue::Outcome { .. } => "Outcome",
             ToQueue::Shutdown => "Shutdown",
         }

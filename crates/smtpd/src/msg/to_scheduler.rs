@@ -14,7 +14,8 @@ pub enum SchedOutcome {
     Delivered,
     /// Try again later.
     TempFail,
-    /// Failed for good; the queue keeps it as failed (and reports it).
+    /// Failed for good (or expired); the queue has made the sender's
+    /// report, if one is due, and removed it.
     PermFail,
     /// The queue removed it (smtpctl remove, or expiry handled).
     Removed,

@@ -1,6 +1,6 @@
 //! What the smtp process accepts: answers from the queue (message files,
-//! commits), from lka (rule decisions, expansions, DNS), and orders from
-//! the parent and control.
+//! commits, local sessions for reports), from lka (rule decisions,
+//! expansions, DNS), and orders from the parent and control.
 
 use serde::{Deserialize, Serialize};
 use smtpd_ipc::{Message, Role};
@@ -60,6 +60,11 @@ pub enum ToSmtp {
         name: Option<String>,
         forward_confirmed: bool,
     },
+    /// queue: open a local SMTP session for a report (the seed's §4.5):
+    /// smtp runs an ordinary session, as from the local socket, on one end
+    /// of a socket pair and answers `ToQueue::SessionOpened` with the
+    /// other end.
+    OpenSession { req: ReqId },
     /// parent/control: stop accepting new sessions.
     Pause,
     /// parent/control: accept new sessions again.
@@ -74,7 +79,8 @@ impl Message for ToSmtp {
             ToSmtp::MessageCreated { .. }
             | ToSmtp::MessagesCreated { .. }
             | ToSmtp::Room { .. }
-            | ToSmtp::Committed { .. } => from == Role::Queue,
+            | ToSmtp::Committed { .. }
+            | ToSmtp::OpenSession { .. } => from == Role::Queue,
             ToSmtp::Expanded { .. } | ToSmtp::Rdns { .. } => from == Role::Lka,
             ToSmtp::Pause | ToSmtp::Resume => matches!(from, Role::Parent | Role::Control),
             ToSmtp::Shutdown => from == Role::Parent,
@@ -89,6 +95,7 @@ impl Message for ToSmtp {
             ToSmtp::Committed { .. } => "Committed",
             ToSmtp::Expanded { .. } => "Expanded",
             ToSmtp::Rdns { .. } => "Rdns",
+            ToSmtp::OpenSession { .. } => "OpenSession",
             ToSmtp::Pause => "Pause",
             ToSmtp::Resume => "Resume",
             ToSmtp::Shutdown => "Shutdown",

@@ -161,7 +161,21 @@ fn handle(sched: &mut Scheduler, queue: &smtpd_ipc::Sender<ToQueue>, msg: ToSche
                 }
             };
             match sched.outcome(evpid, &o, now()) {
-                Ok(Verdict::Done) | Ok(Verdict::Bounce) | Ok(Verdict::Retry { .. }) => {}
+                Ok(Verdict::Done) | Ok(Verdict::Bounce) => {}
+                // A delay notice is due: the queue makes it (if the sender
+                // wants one) and records the warning on the envelope.
+                Ok(Verdict::Retry {
+                    delay_warning: Some(w),
+                    ..
+                }) => send(
+                    queue,
+                    ToQueue::DelayWarning {
+                        evpid,
+                        at: w.at,
+                        delay: w.delay,
+                    },
+                ),
+                Ok(Verdict::Retry { .. }) => {}
                 Ok(Verdict::Expired) => send(
                     queue,
                     ToQueue::Expire {

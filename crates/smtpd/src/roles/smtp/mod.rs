@@ -1,7 +1,8 @@
 //! The smtp process (the seed's §3.2.3): the SMTP server. It receives the
 //! listening sockets from the parent, runs every session as a task, and
 //! reaches the rest of the system only by messages: lka for rules and
-//! expansion, the queue for message files and commits.
+//! expansion, the queue for message files and commits. The queue's
+//! reports come in through local sessions it asks for (`OpenSession`).
 //!
 //! Counter-measures of the seed: it stops accepting when near its
 //! descriptor limit (and resumes when sessions end), and drops clients
@@ -24,7 +25,7 @@ use tokio::sync::{watch, Notify};
 use tracing::{info, warn};
 
 use crate::child::{on_closed, ChildSetup, Ctx, Flow};
-use crate::msg::{HasShutdown, RuntimeConfig, Subsystem, ToSmtp};
+use crate::msg::{HasShutdown, RuntimeConfig, Subsystem, ToQueue, ToSmtp};
 use crate::peers::Peers;
 use crate::pending::Pending;
 
@@ -155,6 +156,7 @@ async fn run(
                             shared.pool().set_no_room(&queue);
                         }
                     }
+                    ToSmtp::OpenSession { req } => open_session(&shared, req),
                     ToSmtp::Pause => {
                         info!("smtp: paused: no new sessions");
                         let _ = pause_tx.send(true);
@@ -199,6 +201,46 @@ impl Shared {
     /// The message pool (the lock is only held for a push or a pop).
     pub fn pool(&self) -> std::sync::MutexGuard<'_, pool::Pool> {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A local session for the queue's report: an ordinary session on one end
+/// of a socket pair, the other end sent to the queue. It counts as a
+/// session (the shutdown waits for it) but is never refused for the
+/// session limit: reports must get through.
+fn open_session(shared: &Arc<Shared>, req: crate::msg::ReqId) {
+    let queue = shared.peers.queue();
+    let pair = std::os::unix::net::UnixStream::pair().and_then(|(ours, theirs)| {
+        ours.set_nonblocking(true)?;
+        Ok((tokio::net::UnixStream::from_std(ours)?, theirs))
+    });
+    let sent = match pair {
+        Ok((ours, theirs)) => {
+            shared.sessions.fetch_add(1, Ordering::AcqRel);
+            let sh = shared.clone();
+            tokio::spawn(async move {
+                session::run_local(sh.clone(), ours).await;
+                sh.sessions.fetch_sub(1, Ordering::AcqRel);
+                sh.session_ended.notify_waiters();
+            });
+            queue.send_with_fds(
+                ToQueue::SessionOpened {
+                    req,
+                    result: Ok(()),
+                },
+                vec![OwnedFd::from(theirs)],
+            )
+        }
+        Err(e) => {
+            warn!("smtp: a local session for the queue: {e}");
+            queue.send(ToQueue::SessionOpened {
+                req,
+                result: Err(e.to_string()),
+            })
+        }
+    };
+    if let Err(e) = sent {
+        warn!("smtp: answering the queue: {e}");
     }
 }
 

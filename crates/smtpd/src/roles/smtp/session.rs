@@ -19,7 +19,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
@@ -87,51 +87,33 @@ pub async fn run(
         warn!("smtp: no listener {listener} in the configuration");
         return;
     };
-    let hostname = conf
-        .hostname
-        .clone()
-        .unwrap_or_else(|| sh.rt.hostname.clone());
     let id: u64 = rand::random();
-    let mut caps = Capabilities::server_default(sh.rt.config.smtp.max_message_size);
-    caps.dsn = !conf.no_dsn;
-    let mut s = Session {
-        info: SessionInfo {
-            id,
-            listener,
-            tag: conf.tag.clone(),
-            client: ClientAddr::Inet(peer.ip()),
-            rdns: None,
-            helo: String::new(),
-            auth_user: None,
-            tls: false,
-            smtpname: hostname.clone(),
-        },
-        sh,
-        conf,
-        stream,
-        out: Vec::new(),
-        cmds: CommandBuffer::new(),
-        input: Vec::new(),
-        esmtp: false,
-        tx: None,
-        mails: 0,
-        errors: 0,
-        useless: 0,
-        rdns: None,
-        caps,
-        pending_discard: None,
-        current: None,
-    };
     info!(
         "{id:016x} smtp connected address={} local={local}",
         peer.ip()
     );
+    let mut s = Session::new(sh, stream, conf, listener, ClientAddr::Inet(peer.ip()), id);
     s.start_rdns(peer);
-    let reason = s.serve().await;
-    if let Some(tx) = s.tx.take() {
-        s.rollback(tx);
-    }
-    info!("{id:016x} smtp disconnected reason={reason}");
+    s.serve_to_end().await;
+}
+
+/// Run a session for a local client on any stream: the queue's reports
+/// (the seed's §4.5) come through a socket pair, not a listener. The
+/// session is the local enqueue socket's (`listen on socket`, or its
+/// default): `from local` and `from socket` rules apply, no reverse DNS.
+pub async fn run_local<S: AsyncRead + AsyncWrite + Unpin>(sh: Arc<Shared>, stream: S) {
+    let conf = sh.rt.config.socket_listener();
+    let index = sh
+        .rt
+        .config
+        .listeners
+        .iter()
+        .position(|l| *l == conf)
+        .unwrap_or(sh.rt.config.listeners.len());
+    let id: u64 = rand::random();
+    info!("{id:016x} smtp connected address=local local=internal");
+    let mut s = Session::new(sh, stream, conf, index, ClientAddr::Local, id);
+    s.serve_to_end().await;
 }
 
 /// An open transaction.
@@ -155,11 +137,11 @@ struct Tx {
     data_started: bool,
 }
 
-struct Session {
+struct Session<S> {
     sh: Arc<Shared>,
     conf: Listener,
     info: SessionInfo,
-    stream: TcpStream,
+    stream: S,
     /// Replies not yet written.
     out: Vec<u8>,
     cmds: CommandBuffer,
@@ -213,7 +195,60 @@ enum Next {
     Close(&'static str),
 }
 
-impl Session {
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    fn new(
+        sh: Arc<Shared>,
+        stream: S,
+        conf: Listener,
+        listener: usize,
+        client: ClientAddr,
+        id: u64,
+    ) -> Self {
+        let hostname = conf
+            .hostname
+            .clone()
+            .unwrap_or_else(|| sh.rt.hostname.clone());
+        let mut caps = Capabilities::server_default(sh.rt.config.smtp.max_message_size);
+        caps.dsn = !conf.no_dsn;
+        Session {
+            info: SessionInfo {
+                id,
+                listener,
+                tag: conf.tag.clone(),
+                client,
+                rdns: None,
+                helo: String::new(),
+                auth_user: None,
+                tls: false,
+                smtpname: hostname,
+            },
+            sh,
+            conf,
+            stream,
+            out: Vec::new(),
+            cmds: CommandBuffer::new(),
+            input: Vec::new(),
+            esmtp: false,
+            tx: None,
+            mails: 0,
+            errors: 0,
+            useless: 0,
+            rdns: None,
+            caps,
+            pending_discard: None,
+            current: None,
+        }
+    }
+
+    /// Serve, then abandon an unfinished transaction and log the end.
+    async fn serve_to_end(&mut self) {
+        let reason = self.serve().await;
+        if let Some(tx) = self.tx.take() {
+            self.rollback(tx);
+        }
+        info!("{} smtp disconnected reason={reason}", self.id());
+    }
+
     fn id(&self) -> String {
         format!("{:016x}", self.info.id)
     }
