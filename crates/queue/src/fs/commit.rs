@@ -130,10 +130,14 @@ fn write_message(
         return Err(QueueError::NoContent(msgid));
     }
     let mut files = Vec::with_capacity(envelopes.len() + 1);
+    // A recycled directory brings an envelope file to reuse.
+    let mut spare = dir.join(super::recycle::SPARE_FILE);
     for (env, text) in envelopes.iter().zip(texts) {
         let name = env.id.to_string();
         let path = dir.join(&name);
-        let mut f = open_write(&path, true).map_err(QueueError::io("create", &path))?;
+        let reused = spare.is_file() && super::commit::rename_noreplace(&spare, &path).is_ok();
+        spare = std::path::PathBuf::new();
+        let mut f = open_write(&path, !reused).map_err(QueueError::io("create", &path))?;
         f.write_all(text.as_bytes())
             .map_err(QueueError::io("write", &path))?;
         files.push(name);

@@ -91,19 +91,41 @@ pub(super) fn add(layout: &Layout, env: &Envelope) -> Result<(), QueueError> {
 
 /// Delete an envelope, and its message with the last one. Returns whether
 /// the message went too.
-pub(super) fn delete(layout: &Layout, evpid: EvpId) -> Result<bool, QueueError> {
+pub(super) fn delete(
+    layout: &Layout,
+    spares: &mut super::recycle::Spares,
+    evpid: EvpId,
+) -> Result<bool, QueueError> {
     let msgid = evpid.msgid();
     let dir = layout.queued_msg(msgid);
     let path = dir.join(evpid.to_string());
-    std::fs::remove_file(&path).map_err(|e| match e.kind() {
-        ErrorKind::NotFound => QueueError::EnvelopeNotFound(evpid),
-        _ => QueueError::io("unlink", &path)(e),
-    })?;
-    if has_envelopes(&dir)? {
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Err(QueueError::EnvelopeNotFound(evpid));
+    }
+    if has_other_envelopes(&dir, evpid)? {
+        std::fs::remove_file(&path).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => QueueError::EnvelopeNotFound(evpid),
+            _ => QueueError::io("unlink", &path)(e),
+        })?;
         return Ok(false);
     }
-    std::fs::remove_dir_all(&dir).map_err(QueueError::io("remove", &dir))?;
+    // The last envelope: the message goes, its directory kept for reuse.
+    spares.retire(layout, &dir, Some(&path))?;
     Ok(true)
+}
+
+/// Does the message directory hold an envelope file besides `evpid`'s?
+fn has_other_envelopes(dir: &Path, evpid: EvpId) -> Result<bool, QueueError> {
+    let entries = std::fs::read_dir(dir).map_err(QueueError::io("read", dir))?;
+    for entry in entries {
+        let entry = entry.map_err(QueueError::io("read", dir))?;
+        if let Some(id) = layout::hex_name(&entry.file_name(), 16) {
+            if id != evpid.0 {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Does the message directory still hold an envelope file?

@@ -9,7 +9,9 @@
 //!   queue/                     0700  committed messages
 //!     XX/MSGID/message         XX = top byte of the msgid, 256 buckets
 //!     XX/MSGID/EVPID           one file per envelope
-//!   temporary/ purge/          0700  kept for OpenSMTPD compatibility
+//!   purge/                     0700  retired message directories, reused
+//!     spareN/message           (truncated) for new messages: see `recycle`
+//!   temporary/                 0700  kept for OpenSMTPD compatibility
 //! ```
 //!
 //! Ownership (`_smtpq`) is the privileged parent's business; we only set
@@ -56,6 +58,12 @@ impl Layout {
             make_dir(&self.root.join(d), DIR_MODE)?;
         }
         Ok(())
+    }
+
+    /// `purge/`: where retired message directories wait to be reused
+    /// (see `recycle`).
+    pub fn purge(&self) -> PathBuf {
+        self.root.join("purge")
     }
 
     pub fn incoming_msg(&self, msgid: MsgId) -> PathBuf {

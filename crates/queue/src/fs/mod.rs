@@ -46,6 +46,7 @@
 mod commit;
 mod envelopes;
 mod layout;
+mod recycle;
 mod space;
 mod walk;
 
@@ -100,6 +101,8 @@ pub struct FsQueue {
     /// rolled back. Commit refuses any other id, so a confused caller can
     /// never publish a directory it does not own.
     incoming: HashSet<MsgId>,
+    /// Message directories of delivered messages, kept for reuse.
+    spares: recycle::Spares,
 }
 
 impl FsQueue {
@@ -109,10 +112,12 @@ impl FsQueue {
     pub fn open(root: &Path, options: FsOptions) -> Result<Self, QueueError> {
         let layout = Layout::new(root);
         layout.create()?;
+        let spares = recycle::Spares::reload(&layout);
         Ok(FsQueue {
             layout,
             options,
             incoming: HashSet::new(),
+            spares,
         })
     }
 
@@ -138,6 +143,25 @@ impl FsQueue {
                 continue;
             }
             let dir = self.layout.incoming_msg(msgid);
+            // A retired message directory, if there is one: one rename and
+            // no inode to allocate. The rename target must not exist.
+            if let Some(spare) = self.spares.take() {
+                if !dir.exists() {
+                    match std::fs::rename(&spare.dir, &dir) {
+                        Ok(()) => {
+                            self.incoming.insert(msgid);
+                            return Ok(msgid);
+                        }
+                        Err(_) => {
+                            // Not usable after all: forget it, and create
+                            // a directory the usual way below.
+                            let _ = std::fs::remove_dir_all(&spare.dir);
+                        }
+                    }
+                } else {
+                    self.spares.put_back(spare);
+                }
+            }
             // mkdir is exclusive: a leftover directory of the same id (from
             // a previous run, before the purge) makes us pick another.
             match layout::make_dir_exclusive(&dir) {
@@ -196,7 +220,7 @@ impl QueueBackend for FsQueue {
             return Err(QueueError::NotIncoming(msgid));
         }
         let dir = self.layout.incoming_msg(msgid);
-        std::fs::remove_dir_all(&dir).map_err(QueueError::io("remove", dir))
+        self.spares.retire(&self.layout, &dir, None)
     }
 
     fn message_fd_r(&mut self, msgid: MsgId) -> Result<File, QueueError> {
@@ -216,7 +240,7 @@ impl QueueBackend for FsQueue {
     }
 
     fn envelope_delete(&mut self, evpid: EvpId) -> Result<bool, QueueError> {
-        envelopes::delete(&self.layout, evpid)
+        envelopes::delete(&self.layout, &mut self.spares, evpid)
     }
 
     fn envelope_add(&mut self, env: &Envelope) -> Result<(), QueueError> {
@@ -238,11 +262,11 @@ impl QueueBackend for FsQueue {
             let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
             if is_dir {
                 messages += 1;
-                std::fs::remove_dir_all(&path)
+                // Kept for reuse (its files emptied) or removed.
+                self.spares.retire(&self.layout, &path, None)?;
             } else {
-                std::fs::remove_file(&path)
+                std::fs::remove_file(&path).map_err(QueueError::io("remove", path))?;
             }
-            .map_err(QueueError::io("remove", path))?;
         }
         Ok(messages)
     }

@@ -49,12 +49,16 @@ pub fn incoming(spool: &Path) -> Vec<String> {
     super::read_dir_names(&dir)
         .into_iter()
         .filter(|name| {
+            // Pooled: only an empty `message` (and, for a recycled
+            // directory, an empty spare envelope file).
             let m = dir.join(name);
-            let files = super::read_dir_names(&m);
-            let empty_message = std::fs::metadata(m.join("message"))
-                .map(|md| md.len() == 0)
-                .unwrap_or(true);
-            !(files.iter().all(|f| f == "message") && empty_message)
+            let pooled = super::read_dir_names(&m).iter().all(|f| {
+                (f == "message" || f == "spare-envelope")
+                    && std::fs::metadata(m.join(f))
+                        .map(|md| md.len() == 0)
+                        .unwrap_or(true)
+            });
+            !pooled
         })
         .collect()
 }
