@@ -36,12 +36,11 @@ pub(crate) const MAX_SPARES: usize = 512;
 /// name, so no scan of the queue ever takes it for an envelope).
 pub(crate) const SPARE_FILE: &str = "spare-envelope";
 
-/// A message directory waiting in `purge/` for its next message.
+/// A message directory waiting in `purge/` for its next message (with an
+/// empty `message` and, usually, an empty spare envelope file).
 #[derive(Debug)]
 pub(crate) struct Spare {
     pub dir: PathBuf,
-    /// It holds a spare envelope file.
-    pub has_file: bool,
 }
 
 /// The spare directories of a queue.
@@ -117,19 +116,16 @@ impl Spares {
             }
         };
         std::fs::rename(dir, &target).map_err(QueueError::io("rename", dir))?;
-        let mut has_file = false;
         if let Some(last) = last.and_then(|p| p.file_name()) {
-            let from = target.join(last);
-            has_file = std::fs::rename(&from, target.join(SPARE_FILE)).is_ok();
+            // Kept as the next message's first envelope file; if the rename
+            // fails, `clean` removes it.
+            let _ = std::fs::rename(target.join(last), target.join(SPARE_FILE));
         }
         if clean(&target).is_err() {
             let _ = std::fs::remove_dir_all(&target);
             return Ok(());
         }
-        self.free.push(Spare {
-            dir: target,
-            has_file,
-        });
+        self.free.push(Spare { dir: target });
         Ok(())
     }
 }
