@@ -69,11 +69,7 @@ impl Spares {
                 && s.free.len() < MAX_SPARES
                 && clean(&path).is_ok();
             if spare {
-                let has_file = path.join(SPARE_FILE).is_file();
-                s.free.push(Spare {
-                    dir: path,
-                    has_file,
-                });
+                s.free.push(Spare { dir: path });
             } else if is_dir {
                 let _ = std::fs::remove_dir_all(&path);
             } else {
