@@ -23,6 +23,24 @@ use std::fs::File;
 /// item, so one bad file does not hide the rest of the queue.
 pub type Walk<'a> = Box<dyn Iterator<Item = Result<Envelope, QueueError>> + 'a>;
 
+/// The second half of a group commit (see
+/// [`QueueBackend::commit_prepare`]): the syncs and renames, which touch
+/// only the file system and can run on another thread while the backend
+/// serves other requests. `finish` gives one result per message of the
+/// batch, in order, with the promise of [`QueueBackend::commit`].
+pub trait PendingCommit: Send {
+    fn finish(self: Box<Self>) -> Vec<Result<(), QueueError>>;
+}
+
+/// A commit already finished when it was prepared.
+pub struct FinishedCommit(pub Vec<Result<(), QueueError>>);
+
+impl PendingCommit for FinishedCommit {
+    fn finish(self: Box<Self>) -> Vec<Result<(), QueueError>> {
+        self.0
+    }
+}
+
 pub trait QueueBackend {
     /// Open a new incoming message and return its id, unique among incoming
     /// and queued messages.
@@ -46,6 +64,15 @@ pub trait QueueBackend {
     /// promise as [`commit`](QueueBackend::commit), and a failed message does
     /// not fail the others.
     fn commit_batch(&mut self, batch: Vec<(MsgId, Vec<Envelope>)>) -> Vec<Result<(), QueueError>>;
+
+    /// The first half of [`commit_batch`](QueueBackend::commit_batch): the
+    /// work that needs the backend (checks, writing the envelopes); the
+    /// returned half does the rest. The messages are no longer incoming
+    /// once this returns. A backend without a split finishes everything
+    /// here.
+    fn commit_prepare(&mut self, batch: Vec<(MsgId, Vec<Envelope>)>) -> Box<dyn PendingCommit> {
+        Box::new(FinishedCommit(self.commit_batch(batch)))
+    }
 
     /// Forget incoming message `msgid` and its content.
     fn rollback(&mut self, msgid: MsgId) -> Result<(), QueueError>;

@@ -17,7 +17,7 @@ pub mod error;
 pub mod fs;
 pub mod ram;
 
-pub use backend::{QueueBackend, Walk};
+pub use backend::{FinishedCommit, PendingCommit, QueueBackend, Walk};
 pub use error::QueueError;
 pub use fs::{FsOptions, FsQueue, SyncMode};
 pub use ram::RamQueue;

@@ -364,3 +364,20 @@ fn abandoned_messages_and_leftover_spares_are_emptied() {
         0
     );
 }
+
+/// The split commit: the syncs and renames of a prepared batch finish on
+/// another thread while the backend creates and rolls back other messages.
+#[test]
+fn a_prepared_commit_finishes_on_another_thread() {
+    let (_d, root) = spool();
+    let mut q = open(&root);
+    let m = receive(&mut q, b"content\n");
+    let e = envelope(m, "alice");
+    let pending = q.commit_prepare(vec![(m, vec![e.clone()])]);
+    let other = receive(&mut q, b"other\n");
+    let results = std::thread::spawn(move || pending.finish()).join().unwrap();
+    assert!(results[0].is_ok(), "{results:?}");
+    q.rollback(other).unwrap();
+    assert_eq!(walked(&mut q), vec![e.id]);
+    assert_eq!(content(&mut q, m), b"content\n");
+}

@@ -27,10 +27,23 @@ pub(super) fn commit_batch(
     q: &mut FsQueue,
     batch: Vec<(MsgId, Vec<Envelope>)>,
 ) -> Vec<Result<(), QueueError>> {
+    crate::backend::PendingCommit::finish(Box::new(prepare(q, batch)))
+}
+
+/// Phases 2 to 4 of a batch, prepared by [`prepare`]: only file-system
+/// work on paths, so it may run on another thread.
+pub(super) struct FsPending {
+    layout: Layout,
+    sync: SyncMode,
+    results: Vec<Result<(), QueueError>>,
+    live: Vec<InFlight>,
+}
+
+/// Phase 1: take the messages out of the incoming set and write every
+/// envelope file.
+pub(super) fn prepare(q: &mut FsQueue, batch: Vec<(MsgId, Vec<Envelope>)>) -> FsPending {
     let mut results: Vec<Result<(), QueueError>> = Vec::with_capacity(batch.len());
     let mut live = Vec::with_capacity(batch.len());
-
-    // Phase 1: write every envelope file.
     for (index, (msgid, envelopes)) in batch.into_iter().enumerate() {
         results.push(Ok(()));
         if !q.incoming.remove(&msgid) {
@@ -46,67 +59,86 @@ pub(super) fn commit_batch(
             Err(e) => fail_incoming(&q.layout, msgid, e, &mut results[index]),
         }
     }
+    FsPending {
+        layout: q.layout.clone(),
+        sync: q.options.sync,
+        results,
+        live,
+    }
+}
 
-    // Phase 2: make content, envelopes and their names durable.
-    match q.options.sync {
-        SyncMode::Files => {
-            let synced = sync_messages(&q.layout, &live);
-            let mut kept = Vec::with_capacity(live.len());
-            for (m, r) in live.into_iter().zip(synced) {
-                match r {
-                    Ok(()) => kept.push(m),
-                    Err(e) => fail_incoming(&q.layout, m.msgid, e, &mut results[m.index]),
+impl crate::backend::PendingCommit for FsPending {
+    fn finish(self: Box<Self>) -> Vec<Result<(), QueueError>> {
+        let FsPending {
+            layout,
+            sync,
+            mut results,
+            mut live,
+        } = *self;
+        let layout = &layout;
+
+        // Phase 2: make content, envelopes and their names durable.
+        match sync {
+            SyncMode::Files => {
+                let synced = sync_messages(layout, &live);
+                let mut kept = Vec::with_capacity(live.len());
+                for (m, r) in live.into_iter().zip(synced) {
+                    match r {
+                        Ok(()) => kept.push(m),
+                        Err(e) => fail_incoming(layout, m.msgid, e, &mut results[m.index]),
+                    }
+                }
+                live = kept;
+            }
+            SyncMode::Filesystem if !live.is_empty() => {
+                if let Err(e) = syncfs(layout) {
+                    for m in live.drain(..) {
+                        fail_incoming(layout, m.msgid, e.duplicate(), &mut results[m.index]);
+                    }
                 }
             }
-            live = kept;
+            SyncMode::Filesystem => {}
         }
-        SyncMode::Filesystem if !live.is_empty() => {
-            if let Err(e) = syncfs(&q.layout) {
-                for m in live.drain(..) {
-                    fail_incoming(&q.layout, m.msgid, e.duplicate(), &mut results[m.index]);
-                }
+
+        // Phase 3: publish each message with one rename.
+        let mut buckets: BTreeMap<u8, Vec<InFlight>> = BTreeMap::new();
+        for m in live {
+            match publish(layout, m.msgid) {
+                Ok(()) => buckets.entry(m.msgid.bucket()).or_default().push(m),
+                Err(e) => fail_incoming(layout, m.msgid, e, &mut results[m.index]),
             }
         }
-        SyncMode::Filesystem => {}
-    }
 
-    // Phase 3: publish each message with one rename.
-    let mut buckets: BTreeMap<u8, Vec<InFlight>> = BTreeMap::new();
-    for m in live {
-        match publish(&q.layout, m.msgid) {
-            Ok(()) => buckets.entry(m.msgid.bucket()).or_default().push(m),
-            Err(e) => fail_incoming(&q.layout, m.msgid, e, &mut results[m.index]),
-        }
-    }
-
-    // Phase 4: make the renames durable, one sync per bucket (or one for
-    // the whole file system).
-    let shared = match q.options.sync {
-        SyncMode::Filesystem if !buckets.is_empty() => syncfs(&q.layout).err(),
-        _ => None,
-    };
-    let bucket_dirs: Vec<std::path::PathBuf> =
-        buckets.keys().map(|b| q.layout.bucket(*b)).collect();
-    let mut bucket_syncs = match q.options.sync {
-        SyncMode::Files => parallel(&bucket_dirs, |d| sync_dir(d).err()),
-        SyncMode::Filesystem => Vec::new(),
-    }
-    .into_iter();
-    for (_bucket, members) in buckets {
-        let err = match q.options.sync {
-            SyncMode::Files => bucket_syncs.next().flatten(),
-            SyncMode::Filesystem => shared.as_ref().map(QueueError::duplicate),
+        // Phase 4: make the renames durable, one sync per bucket (or one
+        // for the whole file system).
+        let shared = match sync {
+            SyncMode::Filesystem if !buckets.is_empty() => syncfs(layout).err(),
+            _ => None,
         };
-        if let Some(e) = err {
-            for m in members {
-                // The rename may or may not reach the disk: take it back so
-                // the message is surely gone rather than maybe queued.
-                let _ = std::fs::remove_dir_all(q.layout.queued_msg(m.msgid));
-                results[m.index] = Err(e.duplicate());
+        let bucket_dirs: Vec<std::path::PathBuf> =
+            buckets.keys().map(|b| layout.bucket(*b)).collect();
+        let mut bucket_syncs = match sync {
+            SyncMode::Files => parallel(&bucket_dirs, |d| sync_dir(d).err()),
+            SyncMode::Filesystem => Vec::new(),
+        }
+        .into_iter();
+        for (_bucket, members) in buckets {
+            let err = match sync {
+                SyncMode::Files => bucket_syncs.next().flatten(),
+                SyncMode::Filesystem => shared.as_ref().map(QueueError::duplicate),
+            };
+            if let Some(e) = err {
+                for m in members {
+                    // The rename may or may not reach the disk: take it
+                    // back so the message is surely gone rather than maybe
+                    // queued.
+                    let _ = std::fs::remove_dir_all(layout.queued_msg(m.msgid));
+                    results[m.index] = Err(e.duplicate());
+                }
             }
         }
+        results
     }
-    results
 }
 
 /// Phase 1 for one message: check, encode, write the envelope files.

@@ -215,6 +215,13 @@ impl QueueBackend for FsQueue {
         commit::commit_batch(self, batch)
     }
 
+    fn commit_prepare(
+        &mut self,
+        batch: Vec<(MsgId, Vec<Envelope>)>,
+    ) -> Box<dyn crate::backend::PendingCommit> {
+        Box::new(commit::prepare(self, batch))
+    }
+
     fn rollback(&mut self, msgid: MsgId) -> Result<(), QueueError> {
         if !self.incoming.remove(&msgid) {
             return Err(QueueError::NotIncoming(msgid));

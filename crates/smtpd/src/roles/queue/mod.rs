@@ -61,9 +61,15 @@ pub fn run_with(setup: ChildSetup, mut backend: Box<dyn QueueBackend + Send>) ->
             hostname: ctx.rt.hostname.clone(),
             max_message_size: ctx.rt.config.smtp.max_message_size,
         }));
+        let (commit_tx, commit_rx) = std::sync::mpsc::channel();
+        let committer_peers = ctx.peers.clone();
+        let committer = std::thread::Builder::new()
+            .name("queue-commit".into())
+            .spawn(move || store::committer(commit_rx, committer_peers))
+            .context("starting the commit thread")?;
         let store = std::thread::Builder::new()
             .name("queue-store".into())
-            .spawn(move || store::Store::new(backend, peers, jobs_tx).run(rx, loaded))
+            .spawn(move || store::Store::new(backend, peers, jobs_tx, commit_tx).run(rx, loaded))
             .context("starting the store thread")?;
         let mut result = Ok(());
         loop {
@@ -121,9 +127,15 @@ pub fn run_with(setup: ChildSetup, mut backend: Box<dyn QueueBackend + Send>) ->
         // Let the store finish what it was given (a commit in progress must
         // complete or cancel cleanly) before the process exits.
         drop(tx);
-        let stored = tokio::task::spawn_blocking(move || store.join())
-            .await
-            .context("joining the store thread")?;
+        // The committer ends once the store is gone, after finishing the
+        // commits it still holds.
+        let stored = tokio::task::spawn_blocking(move || {
+            let s = store.join();
+            let _ = committer.join();
+            s
+        })
+        .await
+        .context("joining the store thread")?;
         match stored {
             Ok(r) => r?,
             Err(_) => anyhow::bail!("the store thread panicked"),

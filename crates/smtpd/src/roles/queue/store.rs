@@ -35,6 +35,8 @@ pub struct Store {
     room: bool,
     /// Report envelopes to deliver go to the async side.
     bounces: tokio::sync::mpsc::UnboundedSender<bounce::Job>,
+    /// Prepared commits go to the committer thread.
+    committer: std::sync::mpsc::Sender<CommitJob>,
 }
 
 /// How often the spool's free space is checked when nothing happens.
@@ -52,8 +54,10 @@ impl Store {
         backend: Box<dyn QueueBackend + Send>,
         peers: Peers,
         bounces: tokio::sync::mpsc::UnboundedSender<bounce::Job>,
+        committer: std::sync::mpsc::Sender<CommitJob>,
     ) -> Self {
         Store {
+            committer,
             backend,
             peers,
             room: true,
@@ -237,19 +241,18 @@ impl Store {
             batch.push((msgid, envs));
         }
         let msgids: Vec<_> = batch.iter().map(|(m, _)| *m).collect();
-        let results = self.backend.commit_batch(batch);
-        for (((req, msgid), info), result) in reqs.into_iter().zip(msgids).zip(infos).zip(results) {
-            let result = match result {
-                Ok(()) => {
-                    // Durable: now the scheduler may know of it.
-                    self.send_scheduler(ToScheduler::Committed { envelopes: info });
-                    Ok(())
-                }
-                Err(e) => Err(failure(&format!("committing {msgid}"), e)),
-            };
-            if let Err(e) = self.peers.smtp().send(ToSmtp::Committed { req, result }) {
-                warn!("queue: answering smtp: {e}");
-            }
+        // This thread writes the envelopes; the committer thread syncs and
+        // renames (the slow part) and answers, while this one goes on.
+        let pending = self.backend.commit_prepare(batch);
+        let job = CommitJob {
+            pending,
+            reqs,
+            msgids,
+            infos,
+        };
+        if let Err(std::sync::mpsc::SendError(job)) = self.committer.send(job) {
+            // No committer (it could not start): finish here.
+            finish_commit(job, &self.peers);
         }
     }
 
@@ -389,6 +392,45 @@ impl Store {
         if let Err(e) = self.peers.scheduler().send(msg) {
             warn!("queue: telling the scheduler: {e}");
         }
+    }
+}
+
+/// A batch of commits whose envelopes are written, waiting for its syncs.
+pub struct CommitJob {
+    pending: Box<dyn smtpd_queue::PendingCommit>,
+    reqs: Vec<ReqId>,
+    msgids: Vec<smtpd_types::MsgId>,
+    infos: Vec<Vec<SchedInfo>>,
+}
+
+/// Make a batch durable and answer for each message: the scheduler learns
+/// of a message only once it is durable, then smtp hears the result.
+fn finish_commit(job: CommitJob, peers: &Peers) {
+    let results = job.pending.finish();
+    let replies = job.reqs.into_iter().zip(job.msgids).zip(job.infos);
+    for (((req, msgid), info), result) in replies.zip(results) {
+        let result = match result {
+            Ok(()) => {
+                if let Err(e) = peers
+                    .scheduler()
+                    .send(ToScheduler::Committed { envelopes: info })
+                {
+                    warn!("queue: telling the scheduler: {e}");
+                }
+                Ok(())
+            }
+            Err(e) => Err(failure(&format!("committing {msgid}"), e)),
+        };
+        if let Err(e) = peers.smtp().send(ToSmtp::Committed { req, result }) {
+            warn!("queue: answering smtp: {e}");
+        }
+    }
+}
+
+/// The committer thread: finishes prepared batches one after the other.
+pub fn committer(rx: Receiver<CommitJob>, peers: Peers) {
+    while let Ok(job) = rx.recv() {
+        finish_commit(job, &peers);
     }
 }
 
