@@ -57,14 +57,25 @@ pub fn deliver_maildir(
         });
     }
     let head = encode_prepend(prepend)?;
-    make_maildir(dir)?;
     let junk_dir = dir.join(".Junk");
     if opts.junk {
         make_maildir(&junk_dir)?;
     }
     let folder = extension_folder(dir, opts.extension.as_deref())?;
 
-    let (tmp_path, name, mut file) = create_tmp(&folder)?;
+    // The Maildir usually exists: try the file first and create the
+    // directories only when it is missing (a delivery then costs no mkdir
+    // or stat at all).
+    let (tmp_path, name, mut file) = match create_tmp(&folder) {
+        Ok(t) => t,
+        Err(_) => {
+            make_maildir(dir)?;
+            if folder != dir {
+                make_maildir(&folder)?;
+            }
+            create_tmp(&folder)?
+        }
+    };
     let written = write_message(&mut file, &tmp_path, &head, message, opts.junk);
     drop(file);
     let is_junk = match written {
@@ -76,7 +87,13 @@ pub fn deliver_maildir(
     };
     let new_dir = if is_junk { junk_dir } else { folder }.join("new");
     let final_path = new_dir.join(&name);
-    if let Err(e) = fs::rename(&tmp_path, &final_path) {
+    let mut renamed = fs::rename(&tmp_path, &final_path);
+    if matches!(&renamed, Err(e) if e.kind() == io::ErrorKind::NotFound) && tmp_path.exists() {
+        // `tmp/` was there but not `new/`: complete the Maildir, try again.
+        make_maildir(new_dir.parent().unwrap_or(dir))?;
+        renamed = fs::rename(&tmp_path, &final_path);
+    }
+    if let Err(e) = renamed {
         let _ = fs::remove_file(&tmp_path);
         return Err(DeliveryError::io(
             format!("rename {} to {}", tmp_path.display(), final_path.display()),
