@@ -48,7 +48,10 @@ pub trait QueueBackend {
 
     /// A writable file for the content of incoming message `msgid`,
     /// positioned at its start. May be called again; every call returns a
-    /// file onto the same content.
+    /// file onto the same content. The file may be a recycled one that
+    /// still holds an older message's bytes: the writer overwrites it from
+    /// the start and, when done, cuts it to the length it wrote
+    /// (`File::set_len` at its final position), before the commit.
     fn message_fd_w(&mut self, msgid: MsgId) -> Result<File, QueueError>;
 
     /// Make incoming message `msgid` durable with its envelopes and move it

@@ -687,9 +687,9 @@ fn hogs_and_long_lines() {
     let mut c = server.smtp();
     c.hello();
     let mut codes = Vec::new();
-    for _ in 0..40 {
-        c.line("XYZZY");
-    }
+    // One write: the server may close after its 421 while a client that
+    // wrote line by line would still be writing (and get EPIPE).
+    c.send_raw("XYZZY\r\n".repeat(40).as_bytes());
     while let Some(r) = c.try_reply() {
         assert_esc(&r);
         codes.push(r.code);

@@ -169,8 +169,16 @@ fn write_message(
         let path = dir.join(&name);
         let reused = spare.is_file() && super::commit::rename_noreplace(&spare, &path).is_ok();
         spare = std::path::PathBuf::new();
-        let mut f = open_write(&path, !reused).map_err(QueueError::io("create", &path))?;
+        let mut f = if reused {
+            // Overwritten in place, then cut to length: the spare's old
+            // blocks are reused.
+            std::fs::OpenOptions::new().write(true).open(&path)
+        } else {
+            open_write(&path, true)
+        }
+        .map_err(QueueError::io("create", &path))?;
         f.write_all(text.as_bytes())
+            .and_then(|()| f.set_len(text.len() as u64))
             .map_err(QueueError::io("write", &path))?;
         files.push(name);
     }

@@ -110,7 +110,7 @@ pub(super) fn delete(
         return Ok(false);
     }
     // The last envelope: the message goes, its directory kept for reuse.
-    spares.retire(layout, &dir, Some(&path))?;
+    spares.retire(layout, &dir, Some(&path), false)?;
     Ok(true)
 }
 

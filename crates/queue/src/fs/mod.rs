@@ -227,7 +227,7 @@ impl QueueBackend for FsQueue {
             return Err(QueueError::NotIncoming(msgid));
         }
         let dir = self.layout.incoming_msg(msgid);
-        self.spares.retire(&self.layout, &dir, None)
+        self.spares.retire(&self.layout, &dir, None, true)
     }
 
     fn message_fd_r(&mut self, msgid: MsgId) -> Result<File, QueueError> {
@@ -270,7 +270,7 @@ impl QueueBackend for FsQueue {
             if is_dir {
                 messages += 1;
                 // Kept for reuse (its files emptied) or removed.
-                self.spares.retire(&self.layout, &path, None)?;
+                self.spares.retire(&self.layout, &path, None, true)?;
             } else {
                 std::fs::remove_file(&path).map_err(QueueError::io("remove", path))?;
             }

@@ -12,17 +12,19 @@
 //!
 //! So a message whose last envelope is deleted is not removed: its
 //! directory is renamed into `purge/` (out of the queue, which only `walk`s
-//! `queue/`), its content file is truncated, its last envelope file is
-//! truncated and renamed to a spare name. A new incoming message then takes
-//! such a directory (one rename), and its first envelope takes the spare
-//! file (one rename and a write). No inode is allocated or freed in the
-//! steady state. At most [`MAX_SPARES`] directories are kept; beyond that
-//! they are removed as before.
+//! `queue/`) and its last envelope file is renamed to a spare name. A new
+//! incoming message then takes such a directory (one rename): the smtp
+//! process overwrites the content file from its start and cuts it at the
+//! end of the new message, and the first envelope takes the spare file
+//! (one rename, a write, a cut). No inode is allocated or freed in the
+//! steady state, and the data blocks are reused too. At most
+//! [`MAX_SPARES`] directories are kept; beyond that they are removed.
 //!
 //! Safety: a spare directory is never in `queue/`, so a crash at any point
-//! cannot make it look queued; the content is truncated before the
-//! directory is offered for reuse; at start every leftover in `purge/` is
-//! truncated (or removed) before use.
+//! cannot make it look queued; a message is only committed after the smtp
+//! process cut its content to length (so no byte of an older message can
+//! be delivered as part of it); at start every leftover in `purge/` is
+//! emptied (or removed) before use.
 
 use super::layout::{Layout, MESSAGE};
 use crate::QueueError;
@@ -67,7 +69,7 @@ impl Spares {
                     .to_str()
                     .is_some_and(|n| n.starts_with("spare"))
                 && s.free.len() < MAX_SPARES
-                && clean(&path).is_ok();
+                && clean(&path, true).is_ok();
             if spare {
                 s.free.push(Spare { dir: path });
             } else if is_dir {
@@ -93,11 +95,16 @@ impl Spares {
     /// Retire the message directory `dir` (out of `queue/` or `incoming/`)
     /// whose envelope file `last` is the only one left (or `None`): keep it
     /// as a spare, or remove it when there are enough.
+    ///
+    /// `empty`: also empty its files now (a refused or abandoned
+    /// transaction's content is not kept; a delivered message's files are
+    /// left to be overwritten by the next one).
     pub fn retire(
         &mut self,
         layout: &Layout,
         dir: &Path,
         last: Option<&Path>,
+        empty: bool,
     ) -> Result<(), QueueError> {
         if self.free.len() >= MAX_SPARES {
             return std::fs::remove_dir_all(dir).map_err(QueueError::io("remove", dir));
@@ -117,7 +124,7 @@ impl Spares {
             // fails, `clean` removes it.
             let _ = std::fs::rename(target.join(last), target.join(SPARE_FILE));
         }
-        if clean(&target).is_err() {
+        if clean(&target, empty).is_err() {
             let _ = std::fs::remove_dir_all(&target);
             return Ok(());
         }
@@ -126,15 +133,22 @@ impl Spares {
     }
 }
 
-/// Empty a spare directory's files (content must not linger) and remove
-/// anything but the content and the spare envelope.
-fn clean(dir: &Path) -> std::io::Result<()> {
+/// Remove anything but the content and the spare envelope from a spare
+/// directory; with `empty`, also empty those two. At run time they are not
+/// emptied: the next message overwrites them in place and cuts them to its
+/// own length (the smtp process cuts the content, the commit the envelope),
+/// which reuses their data blocks as well and spares two truncations per
+/// message. The files stay in the queue user's 0700 spool meanwhile, as the
+/// blocks of a deleted file stay on the disk. At start they are emptied.
+fn clean(dir: &Path, empty: bool) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let name = e.file_name();
         let path = e.path();
         if name == MESSAGE || name == SPARE_FILE {
-            OpenOptions::new().write(true).open(&path)?.set_len(0)?;
+            if empty {
+                OpenOptions::new().write(true).open(&path)?.set_len(0)?;
+            }
         } else if e.file_type()?.is_dir() {
             std::fs::remove_dir_all(&path)?;
         } else {

@@ -966,7 +966,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(mut tx) = self.tx.take() else {
             return r(503, (5, 5, 1), "No transaction");
         };
-        if tx.file.flush().is_err() {
+        // The file may be a recycled one holding an older, longer message
+        // (the queue reuses files without emptying them): cut it where this
+        // message ends.
+        let cut = tx
+            .file
+            .flush()
+            .and_then(|()| std::io::Seek::stream_position(&mut tx.file))
+            .and_then(|end| tx.file.set_len(end));
+        if cut.is_err() {
             self.rollback(tx);
             return r(452, (4, 3, 1), "Insufficient system storage");
         }
