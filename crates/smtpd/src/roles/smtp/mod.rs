@@ -41,8 +41,17 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Sessions alive now.
     pub sessions: AtomicUsize,
-    /// The most sessions at once: what the descriptor limit allows.
-    pub max_sessions: usize,
+    /// Transactions open now (each holds a message file besides its
+    /// session's socket).
+    pub transactions: AtomicUsize,
+    /// Descriptors sessions and transactions may hold in all: the limit,
+    /// less what the process holds for itself, the pool and a reserve.
+    pub fd_budget: usize,
+    /// New sessions are accepted while sessions and transactions hold
+    /// fewer descriptors than this: the rest of the budget is kept for
+    /// transactions, so that idle connections can fill the session slots
+    /// without keeping anybody from sending mail.
+    pub session_cap: usize,
     /// Signalled when a session ends (the accept loops may resume).
     pub session_ended: Notify,
     /// Some rule tests the client's reverse DNS name (`from rdns`): RCPT
@@ -53,21 +62,23 @@ pub struct Shared {
 }
 
 pub fn main(mut setup: ChildSetup) -> Result<()> {
-    let max_sessions = raise_fd_limit();
+    let (fd_budget, pool_batch) = raise_fd_limit();
     let listeners = std::mem::take(&mut setup.listeners);
     setup.drop_privileges()?;
-    setup.run::<ToSmtp, _, _>(move |ctx| run(ctx, listeners, max_sessions))
+    setup.run::<ToSmtp, _, _>(move |ctx| run(ctx, listeners, fd_budget, pool_batch))
 }
 
 /// Descriptors kept free beyond those open at start: the runtime's own
 /// (epoll, wakers) and whatever the process opens later besides sessions.
 const FD_RESERVE: usize = 16;
 
-/// Raise the soft descriptor limit to the hard one and derive how many
-/// sessions fit: each may hold its socket and a message file, besides the
-/// descriptors the process already holds and a reserve (OpenSMTPD's rule:
-/// stop accepting before the limit is reached, not after `accept` fails).
-fn raise_fd_limit() -> usize {
+/// Raise the soft descriptor limit to the hard one and derive the budget
+/// of descriptors for sessions (one each: the socket) and transactions
+/// (one more: the message file), besides the descriptors the process
+/// already holds, the message pool and a reserve (OpenSMTPD's rule: stop
+/// accepting before the limit is reached, not after `accept` fails).
+/// Returns the budget and the pool's batch size.
+fn raise_fd_limit() -> (usize, usize) {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
     let target = hard.min(1 << 20);
@@ -77,9 +88,16 @@ fn raise_fd_limit() -> usize {
         soft
     };
     let held = open_descriptors().unwrap_or(32);
-    // The message pool holds files of its own.
-    let pooled = pool::MAX_HELD;
-    ((limit as usize).saturating_sub(held + FD_RESERVE + pooled) / 2).max(1)
+    let batch = pool::batch_for(limit as usize);
+    let budget = (limit as usize).saturating_sub(held + FD_RESERVE + pool::max_held(batch));
+    (budget.max(1), batch)
+}
+
+/// The part of the descriptor budget kept for transactions: half of a small
+/// budget (every session can then open a transaction, as if each took two
+/// descriptors), a quarter of a large one but at least 1,000.
+fn transaction_reserve(budget: usize) -> usize {
+    (budget / 2).min((budget / 4).max(1000))
 }
 
 /// How many descriptors the process holds now (where /proc tells).
@@ -93,7 +111,8 @@ fn open_descriptors() -> Option<usize> {
 async fn run(
     mut ctx: Ctx<ToSmtp>,
     listeners: Vec<(usize, SocketAddr, OwnedFd)>,
-    max_sessions: usize,
+    fd_budget: usize,
+    pool_batch: usize,
 ) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (pause_tx, pause_rx) = watch::channel(ctx.rt.paused.contains(&Subsystem::Smtp));
@@ -103,14 +122,16 @@ async fn run(
         pending: Pending::new(),
         shutdown: stop_rx,
         sessions: AtomicUsize::new(0),
-        max_sessions,
+        transactions: AtomicUsize::new(0),
+        fd_budget,
+        session_cap: fd_budget - transaction_reserve(fd_budget),
         session_ended: Notify::new(),
         needs_rdns: ctx.rt.config.rules.iter().any(|r| {
             r.conditions
                 .iter()
                 .any(|c| matches!(c.cond, smtpd_config::Cond::FromRdns(_)))
         }),
-        pool: std::sync::Mutex::new(pool::Pool::default()),
+        pool: std::sync::Mutex::new(pool::Pool::new(pool_batch)),
     });
     {
         let queue = shared.peers.queue();
@@ -198,6 +219,11 @@ async fn run(
 }
 
 impl Shared {
+    /// Descriptors held by sessions and their transactions now.
+    pub fn fds_in_use(&self) -> usize {
+        self.sessions.load(Ordering::Acquire) + self.transactions.load(Ordering::Acquire)
+    }
+
     /// The message pool (the lock is only held for a push or a pop).
     pub fn pool(&self) -> std::sync::MutexGuard<'_, pool::Pool> {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
@@ -254,7 +280,7 @@ async fn accept_loop(
     let mut stop = shared.shutdown.clone();
     loop {
         // Hold off while paused or at the session limit.
-        while *paused.borrow() || shared.sessions.load(Ordering::Acquire) >= shared.max_sessions {
+        while *paused.borrow() || shared.fds_in_use() >= shared.session_cap {
             tokio::select! {
                 _ = paused.changed() => {}
                 _ = shared.session_ended.notified() => {}
@@ -288,5 +314,28 @@ async fn accept_loop(
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transaction_reserve;
+
+    #[test]
+    fn small_budgets_keep_half_for_transactions() {
+        // Every session can open a transaction: cap + reserve = budget and
+        // reserve >= cap.
+        for budget in [1usize, 2, 100, 1999] {
+            let reserve = transaction_reserve(budget);
+            assert!(reserve * 2 >= budget - 1, "budget {budget}");
+            assert!(reserve <= budget);
+        }
+    }
+
+    #[test]
+    fn large_budgets_keep_a_quarter_but_at_least_a_thousand() {
+        assert_eq!(transaction_reserve(3000), 1000);
+        assert_eq!(transaction_reserve(20_000), 5000);
+        assert_eq!(transaction_reserve(1 << 20), 1 << 18);
     }
 }

@@ -20,15 +20,24 @@ use std::os::fd::OwnedFd;
 
 use crate::msg::ToQueue;
 
-/// Messages asked for at a time (one frame of descriptors).
-const BATCH: usize = smtpd_ipc::MAX_FDS_PER_FRAME;
-/// Refill when fewer than this many are ready or on their way.
-const LOW: usize = 2 * BATCH;
-/// The most message files the pool holds at once (descriptors it uses).
-pub const MAX_HELD: usize = LOW + BATCH;
+/// Messages asked for at a time, at most (one frame of descriptors).
+const MAX_BATCH: usize = smtpd_ipc::MAX_FDS_PER_FRAME;
 
-#[derive(Default)]
+/// The batch size for a process with `fd_limit` descriptors: the pool
+/// never holds more than a sixteenth of them (a tiny limit gets a tiny
+/// pool, so the pool can never be what exhausts the descriptors).
+pub fn batch_for(fd_limit: usize) -> usize {
+    (fd_limit / 48).clamp(1, MAX_BATCH)
+}
+
+/// The most message files a pool of this batch size holds at once: it
+/// refills below two batches, so at most three are held or on their way.
+pub fn max_held(batch: usize) -> usize {
+    3 * batch
+}
+
 pub struct Pool {
+    batch: usize,
     ready: VecDeque<(MsgId, File)>,
     /// Messages asked for and not yet received.
     requested: usize,
@@ -37,6 +46,15 @@ pub struct Pool {
 }
 
 impl Pool {
+    pub fn new(batch: usize) -> Self {
+        Pool {
+            batch: batch.max(1),
+            ready: VecDeque::new(),
+            requested: 0,
+            no_room: false,
+        }
+    }
+
     /// A ready message, if the spool has room and one is there.
     pub fn take(&mut self, queue: &Sender<ToQueue>) -> Option<(MsgId, File)> {
         if self.no_room {
@@ -52,14 +70,14 @@ impl Pool {
         if self.no_room {
             return;
         }
-        while self.ready.len() + self.requested < LOW {
+        while self.ready.len() + self.requested < 2 * self.batch {
             if queue
-                .send(ToQueue::CreateMessages { count: BATCH })
+                .send(ToQueue::CreateMessages { count: self.batch })
                 .is_err()
             {
                 return;
             }
-            self.requested += BATCH;
+            self.requested += self.batch;
         }
     }
 
@@ -71,7 +89,7 @@ impl Pool {
         no_room: bool,
         queue: &Sender<ToQueue>,
     ) {
-        self.requested = self.requested.saturating_sub(BATCH);
+        self.requested = self.requested.saturating_sub(self.batch);
         for (m, fd) in msgids.into_iter().zip(fds) {
             self.ready.push_back((m, File::from(fd)));
         }
@@ -94,6 +112,21 @@ impl Pool {
             self.no_room = false;
             self.requested = 0;
             self.refill(queue);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{batch_for, max_held, MAX_BATCH};
+
+    #[test]
+    fn the_pool_never_holds_more_than_a_sixteenth_of_the_descriptors() {
+        for limit in [16usize, 64, 256, 1024, 20_000, 1 << 20] {
+            let held = max_held(batch_for(limit));
+            assert!(held >= 3, "a pool always holds something");
+            assert!(limit < 48 || held * 16 <= limit, "limit {limit}: {held}");
+            assert!(batch_for(limit) <= MAX_BATCH);
         }
     }
 }

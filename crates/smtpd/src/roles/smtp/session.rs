@@ -135,6 +135,29 @@ struct Tx {
     /// Size of the BDAT chunk being received.
     chunk_size: u64,
     data_started: bool,
+    /// Counts this transaction's descriptor in the process's budget.
+    _slot: TxSlot,
+}
+
+/// One open transaction in the descriptor budget, given back when the
+/// transaction ends however it ends.
+struct TxSlot(Arc<Shared>);
+
+impl TxSlot {
+    fn take(sh: &Arc<Shared>) -> TxSlot {
+        sh.transactions
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        TxSlot(sh.clone())
+    }
+}
+
+impl Drop for TxSlot {
+    fn drop(&mut self) {
+        self.0
+            .transactions
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.session_ended.notify_waiters();
+    }
 }
 
 struct Session<S> {
@@ -554,6 +577,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 format!("Message too big: limit is {max} bytes"),
             ));
         }
+        // A transaction holds a message file: near the descriptor limit,
+        // new ones wait (the client retries) rather than risk the limit.
+        if self.sh.fds_in_use() >= self.sh.fd_budget {
+            return self.reply(r(
+                452,
+                (4, 3, 2),
+                "Too many transactions at once: try again later",
+            ));
+        }
         let queue = self.sh.peers.queue();
         let pooled = self.sh.pool().take(&queue);
         let answer = match pooled {
@@ -614,6 +646,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             bdat: None,
             chunk_size: 0,
             data_started: false,
+            _slot: TxSlot::take(&self.sh),
         });
         self.reply(r(250, (2, 0, 0), "Ok"));
     }
