@@ -19,5 +19,5 @@ pub mod ram;
 
 pub use backend::{FinishedCommit, PendingCommit, QueueBackend, Walk};
 pub use error::QueueError;
-pub use fs::{FsOptions, FsQueue, SyncMode};
+pub use fs::{FsOptions, FsQueue, SpoolReader, SyncMode};
 pub use ram::RamQueue;
