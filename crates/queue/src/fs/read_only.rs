@@ -109,7 +109,10 @@ mod tests {
         let raw = String::from_utf8(r.envelope_raw(env.id).unwrap()).unwrap();
         assert!(raw.contains("rcpt: b@example.net"), "{raw}");
         let mut body = String::new();
-        r.message(env.msgid()).unwrap().read_to_string(&mut body).unwrap();
+        r.message(env.msgid())
+            .unwrap()
+            .read_to_string(&mut body)
+            .unwrap();
         assert_eq!(body, "Subject: hi\r\n\r\nbody\r\n");
         assert!(matches!(
             r.message(MsgId(7)),
