@@ -44,7 +44,7 @@ pub fn run(place: &Place, count: Option<u64>) -> Result<(), CtlError> {
             Response::Digest(d) => d,
             other => return Err(failure(other, "Digest")),
         };
-        if n % 25 == 0 {
+        if n.is_multiple_of(25) {
             if n != 0 {
                 say("")?;
             }

@@ -128,10 +128,11 @@ fn send(opts: &Options) -> Result<String, Failure> {
 
     let mut rcpts: Vec<MailAddr> = Vec::new();
     let given = opts.rcpts.iter().flat_map(|r| r.split(','));
-    let from_header = opts
-        .header_rcpts
-        .then(|| message::header_rcpts(&parsed))
-        .unwrap_or_default();
+    let from_header = if opts.header_rcpts {
+        message::header_rcpts(&parsed)
+    } else {
+        Vec::new()
+    };
     for r in given.map(str::to_string).chain(from_header) {
         if r.trim().is_empty() {
             continue;

@@ -132,6 +132,10 @@ fn dispatch(sched: &mut Scheduler, peers: &Peers) {
         evpids.extend(b.mta);
         evpids.extend(b.bounce);
         if !evpids.is_empty() {
+            debug!(
+                "scheduler: {} envelope(s) due: handed to the queue",
+                evpids.len()
+            );
             send(peers, ToQueue::Deliver { evpids });
         }
     }

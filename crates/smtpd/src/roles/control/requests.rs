@@ -77,6 +77,7 @@ pub async fn serve_client(sh: Arc<Shared>, stream: UnixStream) {
 
 /// Answer one request; false when the client is gone.
 async fn answer(sh: &Shared, uid: u32, req: Request, out: &Sender<Response>) -> bool {
+    debug!("control: uid {uid}: {}", req.name());
     if req.needs_admin() && uid != 0 && uid != sh.admin_uid {
         info!("control: uid {uid} may not {}", req.name());
         return reply(out, Response::Failed("permission denied".into()));
