@@ -10,6 +10,8 @@
 //! - [`RamQueue`] keeps everything in memory, for tests and throwaway
 //!   setups.
 //! - [`envelope_file`] reads and writes OpenSMTPD's version-3 envelope files.
+//! - [`SpoolReader`] reads an fs spool without changing anything (smtpctl
+//!   with the daemon down).
 
 pub mod backend;
 pub mod envelope_file;
