@@ -374,7 +374,20 @@ fn stats_and_monitor_follow_the_traffic() {
     sorted.sort();
     assert_eq!(keys, sorted, "in name order");
 
-    let out = ctl::ok(&s, &["monitor", "--count", "2"]);
+    // Several clients at once: monitor keeps its connection for its
+    // lines while other commands come and go.
+    let monitor = ctl::command(&s, &["monitor", "--count", "2"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || ctl::ok(&s, &["show", "stats"])
+            .contains("control.session=2\n")),
+        "monitor and show stats connected together"
+    );
+    let done = monitor.wait_with_output().unwrap();
+    assert!(done.status.success());
+    let out = String::from_utf8(done.stdout).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
     assert!(lines[0].starts_with("--- client ---"), "{out}");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use support::local::{start, start_with, wait_count};
 use support::message::{message, send_one};
 use support::smtpctl::{self as ctl, face, queue_lines};
-use support::{eventually, mailbox, Options, Server};
+use support::{eventually, mailbox, sysusers, Options, Server};
 
 const FROM: &str = "alice@remote.test";
 
@@ -291,4 +291,40 @@ fn newaliases_rebuilds_db_alias_tables_and_makemap_reads_them() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Privilege-separated (as root): control runs as `_smtpd` in the empty
+/// chroot, the queue as `_smtpq` in the spool; root's smtpctl still gets
+/// the queue listing, the message (a descriptor from the queue, passed on
+/// by control) and an enqueue session.
+#[test]
+fn a_privileged_server_answers_root() {
+    let Some((u1, _, _)) = sysusers::setup("a_privileged_server_answers_root") else {
+        return;
+    };
+    let conf = "listen on 127.0.0.1 port {PORT}\n\
+                action \"md\" maildir userbase <realusers>\n\
+                match from any for domain \"local.test\" action \"md\"\n";
+    let s = sysusers::start(conf, &[&u1], |_| {});
+    assert_eq!(ctl::ok(&s, &["pause", "mda"]), "command succeeded\n");
+    let rcpt = format!("{}@local.test", u1.name);
+    let msg = message(FROM, &rcpt, "privileged", b"through the chroots\n");
+    send_one(s.port, FROM, &[&rcpt], &msg);
+    let mut lines = Vec::new();
+    assert!(eventually(Duration::from_secs(10), || {
+        lines = queue_lines(&ctl::ok(&s, &["show", "queue"]));
+        lines.len() == 1
+    }));
+    let shown = ctl::ok(&s, &["show", "message", &lines[0][0]]);
+    assert!(shown.contains("through the chroots"), "{shown}");
+    assert!(ctl::ok(&s, &["show", "envelope", &lines[0][0]]).contains(&format!("rcpt: {rcpt}")));
+
+    let sendmail = face(s.dir.path(), "sendmail");
+    let input = format!("To: {rcpt}\nSubject: by sendmail\n\nhi\n");
+    let out = run_face(&sendmail, &["-t"], &s.path("smtpd.sock"), input.as_bytes());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(ctl::ok(&s, &["resume", "mda"]), "command succeeded\n");
+    wait_count(&s, "delivery: Ok", 2, Duration::from_secs(20));
+    let maildir = s.path(&format!("home/{}/Maildir", u1.name));
+    assert_eq!(mailbox::maildir_count(&maildir), 2);
 }
