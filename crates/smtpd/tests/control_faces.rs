@@ -328,3 +328,68 @@ fn a_privileged_server_answers_root() {
     let maildir = s.path(&format!("home/{}/Maildir", u1.name));
     assert_eq!(mailbox::maildir_count(&maildir), 2);
 }
+
+/// The socket opened to everybody (as OpenSMTPD's is): a user who is not
+/// the administrator may enqueue mail but run no command.
+#[test]
+fn only_the_administrator_runs_commands_but_anyone_may_enqueue() {
+    if !support::is_root() {
+        eprintln!("skipped: needs root to run smtpctl as another user");
+        return;
+    }
+    let Some(user) = sysusers::user("smtpdtest1") else {
+        eprintln!("skipped: run .ci/setup-machine.sh to create the test users");
+        return;
+    };
+    let s = start(LOCAL);
+    sysusers::set_mode(s.dir.path(), 0o711);
+    sysusers::set_mode(&s.path("smtpd.sock"), 0o666);
+    // A copy the user can run wherever the build directory is.
+    let bin = s.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let smtpctl = bin.join("smtpctl");
+    std::fs::copy(ctl::binary(), &smtpctl).unwrap();
+    sysusers::set_mode(&smtpctl, 0o755);
+    let as_user = |cmd: &mut Command| {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(user.uid).gid(user.gid);
+    };
+
+    let mut status = Command::new(&smtpctl);
+    status
+        .arg("--socket")
+        .arg(s.path("smtpd.sock"))
+        .args(["show", "status"]);
+    as_user(&mut status);
+    let out = status.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let mut sendmail = Command::new(&smtpctl);
+    {
+        use std::os::unix::process::CommandExt;
+        sendmail.arg0("sendmail");
+    }
+    sendmail
+        .arg("joe@local.test")
+        .env("SMTPD_SOCKET", s.path("smtpd.sock"))
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped());
+    as_user(&mut sendmail);
+    let mut child = sendmail.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Subject: from a user\n\nhello\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_count(&s, "delivery: Ok", 1, Duration::from_secs(15));
+    let m = delivered(&s, "joe");
+    assert!(m.contains(&format!("From: {}@", user.name)), "{m}");
+}

@@ -82,62 +82,58 @@ async fn answer(sh: &Shared, uid: u32, req: Request, out: &Sender<Response>) -> 
         info!("control: uid {uid} may not {}", req.name());
         return reply(out, Response::Failed("permission denied".into()));
     }
-    match req {
-        Request::ShowQueue { msgid } => return show_queue(sh, msgid, out).await,
-        Request::OpenSession => {
-            let (resp, fds) = open_session(sh).await;
-            return reply_fds(out, resp, fds);
-        }
-        Request::ShowMessage(msgid) => {
-            let (resp, fds) = show_message(sh, msgid).await;
-            return reply_fds(out, resp, fds);
-        }
-        _ => {}
-    }
-    let resp = match req {
-        Request::ShowEnvelope(evpid) => show_envelope(sh, evpid).await,
-        Request::ShowStats => Response::Stats {
-            counters: sh.counters().list(),
-            uptime: now().saturating_sub(sh.started),
+    let none = Vec::new;
+    let (resp, fds) = match req {
+        // Pages go out as they come; the last response ends the listing.
+        Request::ShowQueue { msgid } => match show_queue(sh, msgid, out).await {
+            Some(last) => (last, none()),
+            None => return false,
         },
-        Request::ShowStatus => Response::Status(*sh.status()),
-        Request::Digest => Response::Digest(sh.counters().digest()),
-        Request::Pause(s) => set_paused(sh, s, true),
-        Request::Resume(s) => set_paused(sh, s, false),
+        Request::ShowMessage(msgid) => show_message(sh, msgid).await,
+        Request::OpenSession => open_session(sh).await,
+        Request::ShowEnvelope(evpid) => (show_envelope(sh, evpid).await, none()),
+        Request::ShowStats => (
+            Response::Stats {
+                counters: sh.counters().list(),
+                uptime: now().saturating_sub(sh.started),
+            },
+            none(),
+        ),
+        Request::ShowStatus => (Response::Status(*sh.status()), none()),
+        Request::Digest => (Response::Digest(sh.counters().digest()), none()),
+        Request::Pause(s) => (set_paused(sh, s, true), none()),
+        Request::Resume(s) => (set_paused(sh, s, false), none()),
         Request::PauseEnvelopes(t) => {
-            count(sh, |req| ToScheduler::PauseEnvelopes {
+            let order = |req| ToScheduler::PauseEnvelopes {
                 req,
                 target: target(t),
-            })
-            .await
+            };
+            (count(sh, order).await, none())
         }
         Request::ResumeEnvelopes(t) => {
-            count(sh, |req| ToScheduler::ResumeEnvelopes {
+            let order = |req| ToScheduler::ResumeEnvelopes {
                 req,
                 target: target(t),
-            })
-            .await
+            };
+            (count(sh, order).await, none())
         }
         Request::Schedule(t) => {
-            count(sh, |req| ToScheduler::Schedule {
+            let order = |req| ToScheduler::Schedule {
                 req,
                 target: target(t),
-            })
-            .await
+            };
+            (count(sh, order).await, none())
         }
         Request::Remove(t) => {
-            count(sh, |req| ToScheduler::Remove {
+            let order = |req| ToScheduler::Remove {
                 req,
                 target: target(t),
-            })
-            .await
+            };
+            (count(sh, order).await, none())
         }
-        Request::Log { verbose } => set_verbose(sh, verbose),
-        Request::ShowQueue { .. } | Request::OpenSession | Request::ShowMessage(_) => {
-            Response::Failed("internal error".into())
-        }
+        Request::Log { verbose } => (set_verbose(sh, verbose), none()),
     };
-    reply(out, resp)
+    reply_fds(out, resp, fds)
 }
 
 fn reply(out: &Sender<Response>, resp: Response) -> bool {
@@ -192,8 +188,10 @@ fn msg_name(m: &ToControl) -> &'static str {
 }
 
 /// `show queue`: page by page, the scheduler's states joined with the
-/// queue's envelopes. False when the client is gone.
-async fn show_queue(sh: &Shared, msgid: Option<MsgId>, out: &Sender<Response>) -> bool {
+/// queue's envelopes, sent as they come. Returns the response that ends
+/// the listing (`End`, or why it failed), or `None` when the client is
+/// gone.
+async fn show_queue(sh: &Shared, msgid: Option<MsgId>, out: &Sender<Response>) -> Option<Response> {
     let scheduler = sh.peers.scheduler();
     let queue = sh.peers.queue();
     let mut after: Option<EvpId> = None;
@@ -206,12 +204,12 @@ async fn show_queue(sh: &Shared, msgid: Option<MsgId>, out: &Sender<Response>) -
             Ok((ToControl::EnvelopeStates { states, .. }, _)) => states,
             Ok((other, _)) => {
                 let why = format!("unexpected answer {}", msg_name(&other));
-                return reply(out, Response::Failed(why));
+                return Some(Response::Failed(why));
             }
-            Err(e) => return reply(out, Response::Failed(format!("scheduler: {e}"))),
+            Err(e) => return Some(Response::Failed(format!("scheduler: {e}"))),
         };
         let Some(last) = states.last().map(|s| s.evpid) else {
-            return reply(out, Response::End);
+            return Some(Response::End);
         };
         after = Some(last);
         let evpids = states.iter().map(|s| s.evpid).collect();
@@ -220,9 +218,9 @@ async fn show_queue(sh: &Shared, msgid: Option<MsgId>, out: &Sender<Response>) -
                 Ok((ToControl::Envelopes { envelopes, .. }, _)) => envelopes,
                 Ok((other, _)) => {
                     let why = format!("unexpected answer {}", msg_name(&other));
-                    return reply(out, Response::Failed(why));
+                    return Some(Response::Failed(why));
                 }
-                Err(e) => return reply(out, Response::Failed(format!("queue: {e}"))),
+                Err(e) => return Some(Response::Failed(format!("queue: {e}"))),
             };
         let mut by_id: HashMap<EvpId, _> = envelopes.into_iter().map(|e| (e.id, e)).collect();
         let entries: Vec<QueueEntry> = states
@@ -233,7 +231,7 @@ async fn show_queue(sh: &Shared, msgid: Option<MsgId>, out: &Sender<Response>) -
             })
             .collect();
         if !entries.is_empty() && !reply(out, Response::QueuePage(entries)) {
-            return false;
+            return None;
         }
     }
 }
