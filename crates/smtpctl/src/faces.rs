@@ -139,6 +139,7 @@ pub fn makemap(args: &[String]) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
+    // `-d hash|btree` only selects a format in OpenSMTPD; ours has one.
     let _ = a.db_type;
     let result = if a.dump {
         let mut out = std::io::stdout().lock();

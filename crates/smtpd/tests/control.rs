@@ -470,3 +470,30 @@ fn commands_we_lack_say_so_and_fail() {
         stderr(&out)
     );
 }
+
+/// A client that sends garbage (a wrong version, an undecodable request,
+/// an absurd length) or leaves mid-request only loses its own connection.
+#[test]
+fn garbage_on_the_control_socket_is_not_fatal() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let s = start(LOCAL);
+    let frames: [&[u8]; 4] = [
+        &[0, 0, 0, 3, 0xee, 0, 0],
+        &[0, 0, 0, 5, smtpd_ipc::IPC_VERSION, 0, 0xff, 0xff, 0xff],
+        &[0xff, 0xff, 0xff, 0xff],
+        &[0, 0, 0, 9, smtpd_ipc::IPC_VERSION],
+    ];
+    for bytes in frames {
+        let mut c = UnixStream::connect(s.path("smtpd.sock")).unwrap();
+        c.write_all(bytes).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // Refused: the server closes (or we leave, for the cut frame).
+        let mut buf = [0u8; 64];
+        if bytes.len() > 5 || bytes[0] == 0xff {
+            assert_eq!(c.read(&mut buf).unwrap_or(0), 0, "closed after {bytes:?}");
+        }
+    }
+    assert!(ctl::ok(&s, &["show", "status"]).starts_with("MDA running\n"));
+    assert!(!s.log.text().contains("fatal"), "{}", s.log.text());
+}
