@@ -250,6 +250,9 @@ async fn read_loop<In: Message>(
         while let Some(f) = frame::split(&buf[start..])? {
             let msg = take_message::<In>(me, peer, f.payload, f.nfds, fds)?;
             start += f.consumed;
+            if matches!(&msg, Inbound::Msg { msg, .. } if msg.applied_on_arrival()) {
+                continue;
+            }
             if inbox.send(msg).is_err() {
                 return Ok(()); // the role is shutting down
             }
@@ -401,7 +404,11 @@ mod tests {
         Ping(u32),
         File,
         Secret,
+        Level(u32),
     }
+
+    /// What the last `ToB::Level` set.
+    static LEVEL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
     impl Message for ToB {
         fn may_come_from(&self, from: Role) -> bool {
@@ -415,8 +422,36 @@ mod tests {
                 ToB::Ping(_) => "Ping",
                 ToB::File => "File",
                 ToB::Secret => "Secret",
+                ToB::Level(_) => "Level",
             }
         }
+        fn applied_on_arrival(&self) -> bool {
+            match self {
+                ToB::Level(n) => {
+                    LEVEL.store(*n, std::sync::atomic::Ordering::SeqCst);
+                    true
+                }
+                _ => false,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn orders_applied_on_arrival_never_reach_the_inbox() {
+        let (a, b) = os::stream_pair().unwrap();
+        let (tx_a, _rx_a) = mpsc::unbounded_channel::<Inbound<ToB>>();
+        let (tx_b, mut rx_b) = mpsc::unbounded_channel::<Inbound<ToB>>();
+        let to_b: Sender<ToB> = attach(Role::Control, Role::Queue, a, tx_a).unwrap();
+        let _to_a: Sender<ToB> = attach(Role::Queue, Role::Control, b, tx_b).unwrap();
+        to_b.send(ToB::Level(7)).unwrap();
+        to_b.send(ToB::Ping(1)).unwrap();
+        match rx_b.recv().await.unwrap() {
+            Inbound::Msg {
+                msg: ToB::Ping(1), ..
+            } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(LEVEL.load(std::sync::atomic::Ordering::SeqCst), 7);
     }
 
     fn memfile(content: &[u8]) -> std::fs::File {

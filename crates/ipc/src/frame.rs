@@ -16,7 +16,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Bumped whenever a message type changes shape.
-pub const IPC_VERSION: u8 = 1;
+pub const IPC_VERSION: u8 = 2;
 
 /// The largest frame accepted. Big enough for a whole config with large
 /// inline tables; small enough that a corrupt length cannot exhaust memory.

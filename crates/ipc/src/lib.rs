@@ -37,4 +37,13 @@ pub trait Message: serde::Serialize + serde::de::DeserializeOwned + Send + 'stat
 
     /// The variant's name, for logs.
     fn name(&self) -> &'static str;
+
+    /// An order about the process rather than its role (today only the log
+    /// level, `smtpctl log verbose|brief`) is applied by the channel as it
+    /// arrives and never reaches the role's inbox, so that no role's loop
+    /// has to know it. Returns true if `self` was such an order, now
+    /// applied. (Checked after `may_come_from`.)
+    fn applied_on_arrival(&self) -> bool {
+        false
+    }
 }

@@ -86,6 +86,15 @@ pub trait QueueBackend {
     /// Read one queued envelope.
     fn envelope_load(&mut self, evpid: EvpId) -> Result<Envelope, QueueError>;
 
+    /// One queued envelope as its file holds it (`smtpctl show envelope`).
+    /// A backend without files gives the text the fs backend would write.
+    fn envelope_raw(&mut self, evpid: EvpId) -> Result<Vec<u8>, QueueError> {
+        let env = self.envelope_load(evpid)?;
+        crate::envelope_file::encode(&env)
+            .map(String::into_bytes)
+            .map_err(|source| QueueError::Encode { evpid, source })
+    }
+
     /// Replace a queued envelope (after an attempt: retry count, last try,
     /// error line). The envelope must already exist.
     fn envelope_update(&mut self, env: &Envelope) -> Result<(), QueueError>;

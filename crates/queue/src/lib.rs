@@ -10,6 +10,8 @@
 //! - [`RamQueue`] keeps everything in memory, for tests and throwaway
 //!   setups.
 //! - [`envelope_file`] reads and writes OpenSMTPD's version-3 envelope files.
+//! - [`SpoolReader`] reads an fs spool without changing anything (smtpctl
+//!   with the daemon down).
 
 pub mod backend;
 pub mod envelope_file;
@@ -19,5 +21,5 @@ pub mod ram;
 
 pub use backend::{FinishedCommit, PendingCommit, QueueBackend, Walk};
 pub use error::QueueError;
-pub use fs::{FsOptions, FsQueue, SyncMode};
+pub use fs::{FsOptions, FsQueue, SpoolReader, SyncMode};
 pub use ram::RamQueue;

@@ -10,32 +10,71 @@
 
 use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, Registry};
+
+/// The level of this process's log, changed by `smtpctl log verbose|brief`.
+static LEVEL: OnceLock<reload::Handle<LevelFilter, Registry>> = OnceLock::new();
+
+fn level_of(verbose: bool) -> LevelFilter {
+    if verbose {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    }
+}
 
 /// Set up logging for this process. `role` prefixes every line.
 pub fn init(role: &str, foreground: bool, verbose: bool) {
-    let level = if verbose { Level::DEBUG } else { Level::INFO };
+    let (filter, handle) = reload::Layer::new(level_of(verbose));
     let format = LineFormat {
         role: role.to_string(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .event_format(format);
-    let result = if foreground {
-        builder.with_writer(io::stderr).try_init()
+    let writer = if foreground {
+        BoxMakeWriter::new(io::stderr)
     } else {
         match Syslog::connect() {
-            Some(s) => builder.with_writer(s).try_init(),
-            None => builder.with_writer(io::stderr).try_init(),
+            Some(s) => BoxMakeWriter::new(s),
+            None => BoxMakeWriter::new(io::stderr),
         }
     };
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(format)
+                .with_writer(writer),
+        )
+        .try_init();
     // Initialising twice (tests that run several roles in one process) keeps
     // the first subscriber, which is what we want.
-    let _ = result;
+    if result.is_ok() {
+        let _ = LEVEL.set(handle);
+    }
+}
+
+/// `smtpctl log verbose` (debug lines too) or `log brief`.
+pub fn set_verbose(verbose: bool) {
+    if let Some(handle) = LEVEL.get() {
+        if let Err(e) = handle.reload(level_of(verbose)) {
+            tracing::warn!("changing the log level: {e}");
+        }
+    }
+}
+
+/// For the inbox enums' `Message::applied_on_arrival`: apply a
+/// `Verbose(v)` order; always true (the order is consumed).
+pub fn apply_verbose(verbose: bool) -> bool {
+    set_verbose(verbose);
+    true
 }
 
 struct LineFormat {

@@ -16,6 +16,7 @@ mod peers;
 mod pending;
 mod privsep;
 mod roles;
+mod stats;
 mod worker;
 
 use clap::Parser;

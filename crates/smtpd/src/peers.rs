@@ -3,7 +3,7 @@
 use smtpd_ipc::{Role, Sender};
 use std::collections::HashMap;
 
-use crate::msg::{ToLka, ToMda, ToMta, ToParent, ToQueue, ToScheduler, ToSmtp};
+use crate::msg::{ToControl, ToLka, ToMda, ToMfa, ToMta, ToParent, ToQueue, ToScheduler, ToSmtp};
 
 /// The sending halves of a process's channels. Asking for a peer the role
 /// is not connected to gives a sender whose sends fail with `Closed`, so a
@@ -40,10 +40,16 @@ impl Peers {
     pub fn lka(&self) -> Sender<ToLka> {
         self.get(Role::Lka)
     }
+    pub fn mfa(&self) -> Sender<ToMfa> {
+        self.get(Role::Mfa)
+    }
     pub fn queue(&self) -> Sender<ToQueue> {
         self.get(Role::Queue)
     }
     pub fn scheduler(&self) -> Sender<ToScheduler> {
         self.get(Role::Scheduler)
+    }
+    pub fn control(&self) -> Sender<ToControl> {
+        self.get(Role::Control)
     }
 }

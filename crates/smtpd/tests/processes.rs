@@ -397,7 +397,10 @@ fn sigterm_ends_idle_sessions_and_lets_a_transaction_finish() {
 fn a_malformed_frame_is_fatal_and_names_both_roles() {
     let cases: [(&[u8], &str); 3] = [
         (&[0, 0, 0, 2, 99, 0], "IPC version 99"),
-        (&[0, 0, 0, 5, 1, 0, 0xff, 0xff, 0xff], "undecodable payload"),
+        (
+            &[0, 0, 0, 5, smtpd_ipc::IPC_VERSION, 0, 0xff, 0xff, 0xff],
+            "undecodable payload",
+        ),
         (&[0xff, 0xff, 0xff, 0xff], "exceeds the limit"),
     ];
     for (frame, what) in cases {

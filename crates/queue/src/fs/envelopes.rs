@@ -26,11 +26,20 @@ pub(super) fn load(layout: &Layout, evpid: EvpId) -> Result<Envelope, QueueError
 
 /// Load the envelope file at `path`, named `evpid`.
 pub(super) fn load_path(path: &Path, evpid: EvpId) -> Result<Envelope, QueueError> {
-    let bytes = read_bounded(path).map_err(|e| match e.kind() {
+    let bytes = raw_path(path, evpid)?;
+    envelope_file::decode(evpid, &bytes).map_err(|source| QueueError::Corrupt { evpid, source })
+}
+
+/// The bytes of a queued envelope's file, undecoded.
+pub(super) fn load_raw(layout: &Layout, evpid: EvpId) -> Result<Vec<u8>, QueueError> {
+    raw_path(&layout.queued_evp(evpid), evpid)
+}
+
+fn raw_path(path: &Path, evpid: EvpId) -> Result<Vec<u8>, QueueError> {
+    read_bounded(path).map_err(|e| match e.kind() {
         ErrorKind::NotFound => QueueError::EnvelopeNotFound(evpid),
         _ => QueueError::io("read", path)(e),
-    })?;
-    envelope_file::decode(evpid, &bytes).map_err(|source| QueueError::Corrupt { evpid, source })
+    })
 }
 
 /// Write `env` to its scratch file and sync it, ready to be renamed in.

@@ -46,6 +46,7 @@
 mod commit;
 mod envelopes;
 mod layout;
+mod read_only;
 mod recycle;
 mod space;
 mod walk;
@@ -53,6 +54,7 @@ mod walk;
 use crate::backend::{QueueBackend, Walk};
 use crate::QueueError;
 use layout::Layout;
+pub use read_only::SpoolReader;
 use smtpd_types::{Envelope, EvpId, MsgId};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -240,6 +242,10 @@ impl QueueBackend for FsQueue {
 
     fn envelope_load(&mut self, evpid: EvpId) -> Result<Envelope, QueueError> {
         envelopes::load(&self.layout, evpid)
+    }
+
+    fn envelope_raw(&mut self, evpid: EvpId) -> Result<Vec<u8>, QueueError> {
+        envelopes::load_raw(&self.layout, evpid)
     }
 
     fn envelope_update(&mut self, env: &Envelope) -> Result<(), QueueError> {

@@ -14,6 +14,9 @@ pub(super) struct FsWalk {
     buckets: VecDeque<PathBuf>,
     messages: VecDeque<(MsgId, PathBuf)>,
     envelopes: VecDeque<(EvpId, PathBuf)>,
+    /// Remove message directories left without envelopes (the queue
+    /// process at start); a read-only walk (smtpctl) leaves them.
+    tidy: bool,
 }
 
 /// The entries of `dir` whose names are `width`-digit hex, sorted;
@@ -38,6 +41,15 @@ fn hex_entries(dir: &Path, width: usize, dirs: bool) -> Result<Vec<(u64, PathBuf
 
 impl FsWalk {
     pub(super) fn new(layout: &Layout) -> Result<Self, QueueError> {
+        Self::with_tidy(layout, true)
+    }
+
+    /// A walk that changes nothing in the spool.
+    pub(super) fn read_only(layout: &Layout) -> Result<Self, QueueError> {
+        Self::with_tidy(layout, false)
+    }
+
+    fn with_tidy(layout: &Layout, tidy: bool) -> Result<Self, QueueError> {
         let buckets = hex_entries(&layout.queue, 2, true)?
             .into_iter()
             .map(|(_, p)| p)
@@ -46,6 +58,7 @@ impl FsWalk {
             buckets,
             messages: VecDeque::new(),
             envelopes: VecDeque::new(),
+            tidy,
         })
     }
 
@@ -77,7 +90,7 @@ impl FsWalk {
         });
         Some(listed.and_then(|evps| {
             if evps.is_empty() {
-                if !has_envelopes(&dir)? {
+                if self.tidy && !has_envelopes(&dir)? {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
                 return Ok(());

@@ -62,6 +62,8 @@ pub enum ToLka {
         error: Option<String>,
         permanent: bool,
     },
+    /// control: `smtpctl log verbose|brief`.
+    Verbose(bool),
     /// parent: stop.
     Shutdown,
 }
@@ -69,6 +71,7 @@ pub enum ToLka {
 impl Message for ToLka {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
+            ToLka::Verbose(_) => from == Role::Control,
             ToLka::Expand { .. } | ToLka::Rdns { .. } => from == Role::Smtp,
             ToLka::UserInfo { .. } => from == Role::Mda,
             ToLka::Mx { .. }
@@ -80,8 +83,16 @@ impl Message for ToLka {
         }
     }
 
+    fn applied_on_arrival(&self) -> bool {
+        match self {
+            ToLka::Verbose(v) => crate::logging::apply_verbose(*v),
+            _ => false,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
+            ToLka::Verbose(_) => "Verbose",
             ToLka::Expand { .. } => "Expand",
             ToLka::Rdns { .. } => "Rdns",
             ToLka::UserInfo { .. } => "UserInfo",

@@ -28,6 +28,8 @@ pub enum ToMda {
     /// control/parent: hold or release local deliveries.
     Pause,
     Resume,
+    /// control: `smtpctl log verbose|brief`.
+    Verbose(bool),
     /// parent: stop.
     Shutdown,
 }
@@ -35,6 +37,7 @@ pub enum ToMda {
 impl Message for ToMda {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
+            ToMda::Verbose(_) => from == Role::Control,
             ToMda::Deliver { .. } => from == Role::Queue,
             ToMda::UserInfo { .. } => from == Role::Lka,
             ToMda::Started { .. } | ToMda::Shutdown => from == Role::Parent,
@@ -42,8 +45,16 @@ impl Message for ToMda {
         }
     }
 
+    fn applied_on_arrival(&self) -> bool {
+        match self {
+            ToMda::Verbose(v) => crate::logging::apply_verbose(*v),
+            _ => false,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
+            ToMda::Verbose(_) => "Verbose",
             ToMda::Deliver { .. } => "Deliver",
             ToMda::UserInfo { .. } => "UserInfo",
             ToMda::Started { .. } => "Started",

@@ -9,6 +9,8 @@ use super::HasShutdown;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToMfa {
+    /// control: `smtpctl log verbose|brief`.
+    Verbose(bool),
     /// parent: stop.
     Shutdown,
 }
@@ -16,12 +18,21 @@ pub enum ToMfa {
 impl Message for ToMfa {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
+            ToMfa::Verbose(_) => from == Role::Control,
             ToMfa::Shutdown => from == Role::Parent,
+        }
+    }
+
+    fn applied_on_arrival(&self) -> bool {
+        match self {
+            ToMfa::Verbose(v) => crate::logging::apply_verbose(*v),
+            _ => false,
         }
     }
 
     fn name(&self) -> &'static str {
         match self {
+            ToMfa::Verbose(_) => "Verbose",
             ToMfa::Shutdown => "Shutdown",
         }
     }

@@ -79,6 +79,8 @@ pub enum ToMta {
     /// control/parent: hold or release relaying.
     Pause,
     Resume,
+    /// control: `smtpctl log verbose|brief`.
+    Verbose(bool),
     /// parent: stop.
     Shutdown,
 }
@@ -86,6 +88,7 @@ pub enum ToMta {
 impl Message for ToMta {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
+            ToMta::Verbose(_) => from == Role::Control,
             ToMta::Relay { .. } => from == Role::Queue,
             ToMta::Mx { .. }
             | ToMta::Host { .. }
@@ -97,8 +100,16 @@ impl Message for ToMta {
         }
     }
 
+    fn applied_on_arrival(&self) -> bool {
+        match self {
+            ToMta::Verbose(v) => crate::logging::apply_verbose(*v),
+            _ => false,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
+            ToMta::Verbose(_) => "Verbose",
             ToMta::Relay { .. } => "Relay",
             ToMta::Mx { .. } => "Mx",
             ToMta::Host { .. } => "Host",

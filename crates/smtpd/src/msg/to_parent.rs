@@ -24,19 +24,30 @@ pub enum ToParent {
         /// the user being in that group.
         mbox_group: Option<u32>,
     },
+    /// control: `smtpctl log verbose|brief`.
+    Verbose(bool),
 }
 
 impl Message for ToParent {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
+            ToParent::Verbose(_) => from == Role::Control,
             ToParent::Ready { role } => *role == from,
             ToParent::OpenForward { .. } => from == Role::Lka,
             ToParent::StartDelivery { .. } => from == Role::Mda,
         }
     }
 
+    fn applied_on_arrival(&self) -> bool {
+        match self {
+            ToParent::Verbose(v) => crate::logging::apply_verbose(*v),
+            _ => false,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
+            ToParent::Verbose(_) => "Verbose",
             ToParent::Ready { .. } => "Ready",
             ToParent::OpenForward { .. } => "OpenForward",
             ToParent::StartDelivery { .. } => "StartDelivery",

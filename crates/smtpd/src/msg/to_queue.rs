@@ -42,6 +42,17 @@ pub enum ToQueue {
         req: ReqId,
         result: Result<(), String>,
     },
+    /// control (`smtpctl show queue`): load these envelopes. Answered by
+    /// `ToControl::Envelopes` with those still queued.
+    ListEnvelopes { req: ReqId, evpids: Vec<EvpId> },
+    /// control (`smtpctl show envelope`): the envelope's file. Answered by
+    /// `ToControl::EnvelopeText`.
+    ShowEnvelope { req: ReqId, evpid: EvpId },
+    /// control (`smtpctl show message`): open the message for reading.
+    /// Answered by `ToControl::MessageFile`.
+    ShowMessage { req: ReqId, msgid: MsgId },
+    /// control: `smtpctl log verbose|brief`.
+    Verbose(bool),
     /// mda/mta: what became of a delivery attempt.
     Outcome {
         evpid: EvpId,
@@ -64,7 +75,18 @@ impl Message for ToQueue {
             | ToQueue::DelayWarning { .. } => from == Role::Scheduler,
             ToQueue::SessionOpened { .. } => from == Role::Smtp,
             ToQueue::Outcome { .. } => matches!(from, Role::Mda | Role::Mta),
+            ToQueue::ListEnvelopes { .. }
+            | ToQueue::ShowEnvelope { .. }
+            | ToQueue::ShowMessage { .. }
+            | ToQueue::Verbose(_) => from == Role::Control,
             ToQueue::Shutdown => from == Role::Parent,
+        }
+    }
+
+    fn applied_on_arrival(&self) -> bool {
+        match self {
+            ToQueue::Verbose(v) => crate::logging::apply_verbose(*v),
+            _ => false,
         }
     }
 
@@ -80,6 +102,10 @@ impl Message for ToQueue {
             ToQueue::DelayWarning { .. } => "DelayWarning",
             ToQueue::SessionOpened { .. } => "SessionOpened",
             ToQueue::Outcome { .. } => "Outcome",
+            ToQueue::ListEnvelopes { .. } => "ListEnvelopes",
+            ToQueue::ShowEnvelope { .. } => "ShowEnvelope",
+            ToQueue::ShowMessage { .. } => "ShowMessage",
+            ToQueue::Verbose(_) => "Verbose",
             ToQueue::Shutdown => "Shutdown",
         }
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use smtpd_ipc::{Message, Role};
 use smtpd_types::{EvpId, MsgId, SchedInfo};
 
-use super::{HasShutdown, Subsystem};
+use super::{HasShutdown, ReqId, Subsystem};
 
 /// What the queue made of an attempt, in the scheduler's terms.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,13 +49,37 @@ pub enum ToScheduler {
     /// control: pause/resume a subsystem's deliveries.
     PauseSubsystem(Subsystem),
     ResumeSubsystem(Subsystem),
-    /// control: pause/resume envelopes.
-    PauseEnvelopes(Target),
-    ResumeEnvelopes(Target),
+    /// control: pause/resume envelopes. Answered by `ToControl::Count`,
+    /// as are the next two.
+    PauseEnvelopes {
+        req: ReqId,
+        target: Target,
+    },
+    ResumeEnvelopes {
+        req: ReqId,
+        target: Target,
+    },
     /// control: try now.
-    Schedule(Target),
+    Schedule {
+        req: ReqId,
+        target: Target,
+    },
     /// control: remove.
-    Remove(Target),
+    Remove {
+        req: ReqId,
+        target: Target,
+    },
+    /// control (`smtpctl show queue`): the states of the envelopes after
+    /// `after` (from the first with `None`), of message `msgid` only if
+    /// given, one page of at most `max-evp-batch-size`. Answered by
+    /// `ToControl::EnvelopeStates`.
+    ListEnvelopes {
+        req: ReqId,
+        msgid: Option<MsgId>,
+        after: Option<EvpId>,
+    },
+    /// control: `smtpctl log verbose|brief`.
+    Verbose(bool),
     /// parent: stop.
     Shutdown,
 }
@@ -68,11 +92,19 @@ impl Message for ToScheduler {
             | ToScheduler::Outcome { .. } => from == Role::Queue,
             ToScheduler::PauseSubsystem(_)
             | ToScheduler::ResumeSubsystem(_)
-            | ToScheduler::PauseEnvelopes(_)
-            | ToScheduler::ResumeEnvelopes(_)
-            | ToScheduler::Schedule(_)
-            | ToScheduler::Remove(_) => matches!(from, Role::Control | Role::Parent),
+            | ToScheduler::PauseEnvelopes { .. }
+            | ToScheduler::ResumeEnvelopes { .. }
+            | ToScheduler::Schedule { .. }
+            | ToScheduler::Remove { .. } => matches!(from, Role::Control | Role::Parent),
+            ToScheduler::ListEnvelopes { .. } | ToScheduler::Verbose(_) => from == Role::Control,
             ToScheduler::Shutdown => from == Role::Parent,
+        }
+    }
+
+    fn applied_on_arrival(&self) -> bool {
+        match self {
+            ToScheduler::Verbose(v) => crate::logging::apply_verbose(*v),
+            _ => false,
         }
     }
 
@@ -83,10 +115,12 @@ impl Message for ToScheduler {
             ToScheduler::Outcome { .. } => "Outcome",
             ToScheduler::PauseSubsystem(_) => "PauseSubsystem",
             ToScheduler::ResumeSubsystem(_) => "ResumeSubsystem",
-            ToScheduler::PauseEnvelopes(_) => "PauseEnvelopes",
-            ToScheduler::ResumeEnvelopes(_) => "ResumeEnvelopes",
-            ToScheduler::Schedule(_) => "Schedule",
-            ToScheduler::Remove(_) => "Remove",
+            ToScheduler::PauseEnvelopes { .. } => "PauseEnvelopes",
+            ToScheduler::ResumeEnvelopes { .. } => "ResumeEnvelopes",
+            ToScheduler::Schedule { .. } => "Schedule",
+            ToScheduler::Remove { .. } => "Remove",
+            ToScheduler::ListEnvelopes { .. } => "ListEnvelopes",
+            ToScheduler::Verbose(_) => "Verbose",
             ToScheduler::Shutdown => "Shutdown",
         }
     }

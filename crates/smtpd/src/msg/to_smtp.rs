@@ -63,8 +63,11 @@ pub enum ToSmtp {
     /// queue: open a local SMTP session for a report (the seed's §4.5):
     /// smtp runs an ordinary session, as from the local socket, on one end
     /// of a socket pair and answers `ToQueue::SessionOpened` with the
-    /// other end.
+    /// other end. control: the same for `sendmail` (OpenSMTPD's
+    /// `CTL_SMTP_SESSION`), answered by `ToControl::SessionOpened`.
     OpenSession { req: ReqId },
+    /// control: `smtpctl log verbose|brief`.
+    Verbose(bool),
     /// parent/control: stop accepting new sessions.
     Pause,
     /// parent/control: accept new sessions again.
@@ -79,11 +82,19 @@ impl Message for ToSmtp {
             ToSmtp::MessageCreated { .. }
             | ToSmtp::MessagesCreated { .. }
             | ToSmtp::Room { .. }
-            | ToSmtp::Committed { .. }
-            | ToSmtp::OpenSession { .. } => from == Role::Queue,
+            | ToSmtp::Committed { .. } => from == Role::Queue,
+            ToSmtp::OpenSession { .. } => matches!(from, Role::Queue | Role::Control),
+            ToSmtp::Verbose(_) => from == Role::Control,
             ToSmtp::Expanded { .. } | ToSmtp::Rdns { .. } => from == Role::Lka,
             ToSmtp::Pause | ToSmtp::Resume => matches!(from, Role::Parent | Role::Control),
             ToSmtp::Shutdown => from == Role::Parent,
+        }
+    }
+
+    fn applied_on_arrival(&self) -> bool {
+        match self {
+            ToSmtp::Verbose(v) => crate::logging::apply_verbose(*v),
+            _ => false,
         }
     }
 
@@ -96,6 +107,7 @@ impl Message for ToSmtp {
             ToSmtp::Expanded { .. } => "Expanded",
             ToSmtp::Rdns { .. } => "Rdns",
             ToSmtp::OpenSession { .. } => "OpenSession",
+            ToSmtp::Verbose(_) => "Verbose",
             ToSmtp::Pause => "Pause",
             ToSmtp::Resume => "Resume",
             ToSmtp::Shutdown => "Shutdown",

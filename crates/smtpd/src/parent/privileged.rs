@@ -42,7 +42,8 @@ impl Services {
     /// a user whose `.forward` cannot be read must not stop the server.
     pub fn handle(&self, from: Role, msg: ToParent, _fds: Vec<OwnedFd>) {
         match msg {
-            ToParent::Ready { .. } => {}
+            // Verbose is applied on arrival (`logging::apply_verbose`).
+            ToParent::Ready { .. } | ToParent::Verbose(_) => {}
             ToParent::StartDelivery {
                 req,
                 user,

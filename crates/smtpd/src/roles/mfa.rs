@@ -13,6 +13,8 @@ pub fn main(setup: ChildSetup) -> Result<()> {
     setup.run::<ToMfa, _, _>(|mut ctx| async move {
         super::serve(&mut ctx, |_, msg, _| match msg {
             ToMfa::Shutdown => Ok(Flow::Stop),
+            // Applied on arrival (`logging::apply_verbose`).
+            ToMfa::Verbose(_) => Ok(Flow::Continue),
         })
         .await
     })

@@ -6,15 +6,21 @@
 //! `smtpd-scheduler` crate, this is its event loop and clock.
 
 use anyhow::Result;
+use smtpd_control_proto::RunState;
 use smtpd_ipc::Inbound;
-use smtpd_scheduler::{Config as SchedConfig, Limits, Scheduler, Target as SchedTarget, Verdict};
-use smtpd_types::{DeliveryOutcome, EnhancedStatus, EnvelopeKind};
+use smtpd_scheduler::{
+    Config as SchedConfig, EvpState, Limits, Scheduler, Target as SchedTarget, Verdict,
+};
+use smtpd_types::{DeliveryOutcome, EnhancedStatus, EnvelopeKind, EvpId, MsgId};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{debug, warn};
 
 use crate::child::{on_closed, ChildSetup, Ctx, Flow};
+use crate::msg::to_control::SchedState;
 use crate::msg::to_scheduler::{SchedOutcome, Target};
-use crate::msg::{HasShutdown, Subsystem, ToQueue, ToScheduler};
+use crate::msg::{HasShutdown, Subsystem, ToControl, ToQueue, ToScheduler};
+use crate::peers::Peers;
+use crate::stats;
 
 pub fn main(setup: ChildSetup) -> Result<()> {
     setup.drop_privileges()?;
@@ -65,9 +71,9 @@ async fn run(mut ctx: Ctx<ToScheduler>) -> Result<()> {
             sched.pause_kind(k);
         }
     }
-    let queue = ctx.peers.queue();
+    let peers = ctx.peers.clone();
     loop {
-        dispatch(&mut sched, &queue);
+        dispatch(&mut sched, &peers);
         let wake = sched
             .next_wakeup(now())
             .map(|t| Duration::from_secs(t.saturating_sub(now())).max(Duration::from_millis(50)))
@@ -81,13 +87,13 @@ async fn run(mut ctx: Ctx<ToScheduler>) -> Result<()> {
             Inbound::Closed { from, error } => on_closed(ctx.role, from, error)?,
             Inbound::Msg { msg, .. } if msg.is_shutdown() => Flow::Stop,
             Inbound::Msg { msg, .. } => {
-                handle(&mut sched, &queue, msg);
+                handle(&mut sched, &peers, msg);
                 // Drain what else is waiting before scheduling, so bursts
                 // of commits become one round of batches.
                 while let Ok(more) = ctx.inbox.try_recv() {
                     match more {
                         Inbound::Msg { msg, .. } if msg.is_shutdown() => return Ok(()),
-                        Inbound::Msg { msg, .. } => handle(&mut sched, &queue, msg),
+                        Inbound::Msg { msg, .. } => handle(&mut sched, &peers, msg),
                         Inbound::Closed { from, error } => {
                             if on_closed(ctx.role, from, error)? == Flow::Stop {
                                 return Ok(());
@@ -105,38 +111,83 @@ async fn run(mut ctx: Ctx<ToScheduler>) -> Result<()> {
 }
 
 /// Hand out everything that is due, in as many batches as it takes.
-fn dispatch(sched: &mut Scheduler, queue: &smtpd_ipc::Sender<ToQueue>) {
+fn dispatch(sched: &mut Scheduler, peers: &Peers) {
     loop {
         let b = sched.batch(now());
         if b.is_empty() {
             return;
         }
         if !b.expired.is_empty() {
-            send(queue, ToQueue::Expire { evpids: b.expired });
+            let n = b.expired.len() as i64;
+            stats::updates(
+                peers,
+                &[
+                    ("scheduler.envelope", -n),
+                    ("scheduler.envelope.expired", n),
+                ],
+            );
+            send(peers, ToQueue::Expire { evpids: b.expired });
         }
         let mut evpids = b.mda;
         evpids.extend(b.mta);
         evpids.extend(b.bounce);
         if !evpids.is_empty() {
-            send(queue, ToQueue::Deliver { evpids });
+            debug!(
+                "scheduler: {} envelope(s) due: handed to the queue",
+                evpids.len()
+            );
+            send(peers, ToQueue::Deliver { evpids });
         }
     }
 }
 
-fn send(queue: &smtpd_ipc::Sender<ToQueue>, msg: ToQueue) {
-    if let Err(e) = queue.send(msg) {
+fn send(peers: &Peers, msg: ToQueue) {
+    if let Err(e) = peers.queue().send(msg) {
         warn!("scheduler: telling the queue: {e}");
     }
 }
 
-fn handle(sched: &mut Scheduler, queue: &smtpd_ipc::Sender<ToQueue>, msg: ToScheduler) {
+fn reply(peers: &Peers, msg: ToControl) {
+    if let Err(e) = peers.control().send(msg) {
+        warn!("scheduler: answering control: {e}");
+    }
+}
+
+/// A page of `smtpctl show queue`: the states after `after`, of message
+/// `msgid` only when given (its envelopes are consecutive in id order).
+fn list(sched: &Scheduler, msgid: Option<MsgId>, after: Option<EvpId>) -> Vec<SchedState> {
+    let start = after.or_else(|| {
+        msgid
+            .filter(|m| m.0 > 0)
+            .map(|m| EvpId((u64::from(m.0) << 32) - 1))
+    });
+    let mut page = sched.envelopes(start);
+    if let Some(m) = msgid {
+        page.retain(|s| s.evpid.msgid() == m);
+    }
+    page.into_iter()
+        .map(|s| SchedState {
+            evpid: s.evpid,
+            run: match s.state {
+                EvpState::Inflight => RunState::Inflight { since: s.time },
+                EvpState::Pending | EvpState::Held => RunState::Pending { next_try: s.time },
+            },
+            suspended: s.suspended,
+            held: s.state == EvpState::Held && !s.suspended,
+        })
+        .collect()
+}
+
+fn handle(sched: &mut Scheduler, peers: &Peers, msg: ToScheduler) {
     match msg {
         ToScheduler::Committed { envelopes } | ToScheduler::Loaded { envelopes } => {
             let mut msgids = Vec::new();
+            let mut added = 0;
             for info in envelopes {
                 let m = info.evpid.msgid();
-                if let Err(e) = sched.insert(info) {
-                    warn!("scheduler: {e}");
+                match sched.insert(info) {
+                    Ok(()) => added += 1,
+                    Err(e) => warn!("scheduler: {e}"),
                 }
                 if !msgids.contains(&m) {
                     msgids.push(m);
@@ -145,22 +196,44 @@ fn handle(sched: &mut Scheduler, queue: &smtpd_ipc::Sender<ToQueue>, msg: ToSche
             for m in msgids {
                 sched.commit(m);
             }
+            stats::update(peers, "scheduler.envelope", added);
         }
         ToScheduler::Outcome { evpid, outcome, .. } => {
-            let o = match outcome {
+            let (o, counter) = match outcome {
                 SchedOutcome::Removed => {
-                    sched.forget(evpid);
+                    if sched.forget(evpid) {
+                        stats::update(peers, "scheduler.envelope", -1);
+                    }
                     return;
                 }
-                SchedOutcome::Delivered => DeliveryOutcome::Ok,
-                SchedOutcome::TempFail => {
-                    DeliveryOutcome::tempfail(EnhancedStatus::new(4, 0, 0), "")
-                }
-                SchedOutcome::PermFail => {
-                    DeliveryOutcome::permfail(EnhancedStatus::new(5, 0, 0), "")
-                }
+                SchedOutcome::Delivered => (DeliveryOutcome::Ok, "scheduler.delivery.ok"),
+                SchedOutcome::TempFail => (
+                    DeliveryOutcome::tempfail(EnhancedStatus::new(4, 0, 0), ""),
+                    "scheduler.delivery.tempfail",
+                ),
+                SchedOutcome::PermFail => (
+                    DeliveryOutcome::permfail(EnhancedStatus::new(5, 0, 0), ""),
+                    "scheduler.delivery.permfail",
+                ),
             };
-            match sched.outcome(evpid, &o, now()) {
+            let verdict = sched.outcome(evpid, &o, now());
+            let gone = match verdict {
+                Ok(Verdict::Retry { .. }) | Err(_) => None,
+                Ok(Verdict::Expired) => Some("scheduler.envelope.expired"),
+                Ok(Verdict::Removed) => Some("scheduler.envelope.removed"),
+                Ok(Verdict::Done) | Ok(Verdict::Bounce) => Some(""),
+            };
+            if verdict.is_ok() {
+                let mut changes = vec![(counter, 1)];
+                if let Some(why) = gone {
+                    changes.push(("scheduler.envelope", -1));
+                    if !why.is_empty() {
+                        changes.push((why, 1));
+                    }
+                }
+                stats::updates(peers, &changes);
+            }
+            match verdict {
                 Ok(Verdict::Done) | Ok(Verdict::Bounce) => {}
                 // A delay notice is due: the queue makes it (if the sender
                 // wants one) and records the warning on the envelope.
@@ -168,7 +241,7 @@ fn handle(sched: &mut Scheduler, queue: &smtpd_ipc::Sender<ToQueue>, msg: ToSche
                     delay_warning: Some(w),
                     ..
                 }) => send(
-                    queue,
+                    peers,
                     ToQueue::DelayWarning {
                         evpid,
                         at: w.at,
@@ -177,13 +250,13 @@ fn handle(sched: &mut Scheduler, queue: &smtpd_ipc::Sender<ToQueue>, msg: ToSche
                 ),
                 Ok(Verdict::Retry { .. }) => {}
                 Ok(Verdict::Expired) => send(
-                    queue,
+                    peers,
                     ToQueue::Expire {
                         evpids: vec![evpid],
                     },
                 ),
                 Ok(Verdict::Removed) => send(
-                    queue,
+                    peers,
                     ToQueue::Remove {
                         evpids: vec![evpid],
                     },
@@ -201,26 +274,45 @@ fn handle(sched: &mut Scheduler, queue: &smtpd_ipc::Sender<ToQueue>, msg: ToSche
                 sched.resume_kind(k);
             }
         }
-        ToScheduler::PauseEnvelopes(t) => {
-            sched.pause(target(t));
+        ToScheduler::PauseEnvelopes { req, target: t } => {
+            let n = sched.pause(target(t));
+            reply(peers, ToControl::Count { req, n });
         }
-        ToScheduler::ResumeEnvelopes(t) => {
-            sched.resume(target(t));
+        ToScheduler::ResumeEnvelopes { req, target: t } => {
+            let n = sched.resume(target(t));
+            reply(peers, ToControl::Count { req, n });
         }
-        ToScheduler::Schedule(t) => {
-            sched.schedule_now(target(t), now());
+        ToScheduler::Schedule { req, target: t } => {
+            let n = sched.schedule_now(target(t), now());
+            reply(peers, ToControl::Count { req, n });
         }
-        ToScheduler::Remove(t) => {
+        ToScheduler::Remove { req, target: t } => {
             let removal = sched.remove(target(t));
+            let n = removal.now.len() + removal.when_back.len();
+            reply(peers, ToControl::Count { req, n });
             if !removal.now.is_empty() {
+                let gone = removal.now.len() as i64;
+                stats::updates(
+                    peers,
+                    &[
+                        ("scheduler.envelope", -gone),
+                        ("scheduler.envelope.removed", gone),
+                    ],
+                );
                 send(
-                    queue,
+                    peers,
                     ToQueue::Remove {
                         evpids: removal.now,
                     },
                 );
             }
         }
+        ToScheduler::ListEnvelopes { req, msgid, after } => {
+            let states = list(sched, msgid, after);
+            reply(peers, ToControl::EnvelopeStates { req, states });
+        }
+        // Applied on arrival (`logging::apply_verbose`).
+        ToScheduler::Verbose(_) => {}
         ToScheduler::Shutdown => {}
     }
 }

@@ -21,6 +21,7 @@ pub mod procs;
 pub mod programs;
 pub mod pymail;
 pub mod sink;
+pub mod smtpctl;
 pub mod source;
 pub mod spool;
 pub mod sysusers;

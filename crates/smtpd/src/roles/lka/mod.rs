@@ -134,7 +134,8 @@ impl Lka {
                 let result = relay::source(&self.tables, &table);
                 self.peers.mta().send(ToMta::Source { req, result })
             }
-            ToLka::Forward { .. } | ToLka::Shutdown => Ok(()),
+            // Verbose is applied on arrival (`logging::apply_verbose`).
+            ToLka::Forward { .. } | ToLka::Verbose(_) | ToLka::Shutdown => Ok(()),
         };
         if let Err(e) = sent {
             warn!("lka: answering: {e}");

@@ -123,6 +123,10 @@ fn now() -> u64 {
 
 impl Mda {
     fn handle(&mut self, msg: ToMda, fd: Option<std::os::fd::OwnedFd>) {
+        if matches!(msg, ToMda::Deliver { .. }) {
+            // Uncounted in `report`: every envelope gets one outcome.
+            crate::stats::update(&self.peers, "mda.envelope", 1);
+        }
         match msg {
             ToMda::Deliver { envelope } => match fd {
                 Some(fd) if self.paused => self.held.push((envelope, File::from(fd))),
@@ -141,6 +145,8 @@ impl Mda {
                     self.deliver(env, file);
                 }
             }
+            // Applied on arrival (`logging::apply_verbose`).
+            ToMda::Verbose(_) => {}
             ToMda::Shutdown => {}
         }
     }
@@ -365,6 +371,7 @@ impl Mda {
     }
 
     fn report(&self, evpid: EvpId, outcome: DeliveryOutcome) {
+        crate::stats::update(&self.peers, "mda.envelope", -1);
         if let Err(e) = self.peers.queue().send(ToQueue::Outcome { evpid, outcome }) {
             warn!("mda: reporting {evpid}: {e}");
         }

@@ -158,7 +158,10 @@ async fn run(mut ctx: Ctx<ToMta>, tls: tls::Tls) -> Result<()> {
 impl Mta {
     fn handle(&mut self, msg: ToMta, mut fds: Vec<OwnedFd>) {
         match msg {
-            ToMta::Relay { envelope } => self.enqueue(envelope, fds.pop()),
+            ToMta::Relay { envelope } => {
+                crate::stats::update(&self.peers, "mta.envelope", 1);
+                self.enqueue(envelope, fds.pop())
+            }
             ToMta::Pause => self.paused = true,
             ToMta::Resume => self.paused = false,
             _ => {}
@@ -329,6 +332,7 @@ impl Mta {
             );
             relay.sessions.insert(id);
             relay.connecting += 1;
+            crate::stats::update(&self.peers, "mta.session", 1);
             tokio::spawn(session::run(session::Setup {
                 id,
                 plan: plan.clone(),
@@ -365,6 +369,7 @@ impl Mta {
                 let Some(s) = self.sessions.remove(&id) else {
                     return;
                 };
+                crate::stats::update(&self.peers, "mta.session", -1);
                 let alone = match self.relays.get_mut(&s.key) {
                     Some(r) => {
                         r.connecting = r.connecting.saturating_sub(1);
@@ -409,6 +414,7 @@ impl Mta {
                 let Some(s) = self.sessions.remove(&id) else {
                     return;
                 };
+                crate::stats::update(&self.peers, "mta.session", -1);
                 if let Some(r) = self.relays.get_mut(&s.key) {
                     r.sessions.remove(&id);
                     r.idle.retain(|i| *i != id);

@@ -57,6 +57,7 @@ pub fn report(
     stat: &str,
 ) {
     info!("{}", log_line(env, peer, &outcome, stat));
+    crate::stats::update(peers, "mta.envelope", -1);
     let evpid = env.id;
     if let Err(e) = peers.queue().send(ToQueue::Outcome { evpid, outcome }) {
         warn!("reporting {evpid}: {e}");

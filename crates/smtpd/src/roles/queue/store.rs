@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use super::bounce;
 use crate::msg::to_scheduler::SchedOutcome;
 use crate::msg::to_smtp::QueueFailure;
-use crate::msg::{ReqId, ToMda, ToMta, ToQueue, ToScheduler, ToSmtp};
+use crate::msg::{ReqId, ToControl, ToMda, ToMta, ToQueue, ToScheduler, ToSmtp};
 use crate::peers::Peers;
 
 /// Envelopes per `Loaded` message at start.
@@ -135,8 +135,13 @@ impl Store {
             }
             ToQueue::Outcome { evpid, outcome } => self.outcome(evpid, outcome),
             ToQueue::DelayWarning { evpid, at, delay } => self.delay_warning(evpid, at, delay),
+            ToQueue::ListEnvelopes { req, evpids } => self.list(req, evpids),
+            ToQueue::ShowEnvelope { req, evpid } => self.show_envelope(req, evpid),
+            ToQueue::ShowMessage { req, msgid } => self.show_message(req, msgid),
             // Answered on the async side; never forwarded here.
             ToQueue::SessionOpened { .. } => {}
+            // Applied on arrival (`logging::apply_verbose`).
+            ToQueue::Verbose(_) => {}
             ToQueue::Shutdown => {}
         }
     }
@@ -386,6 +391,42 @@ impl Store {
             outcome: SchedOutcome::Removed,
             info: None,
         });
+    }
+
+    /// `smtpctl show queue`: the envelopes still queued among `evpids`
+    /// (one delivered since the scheduler listed it is left out).
+    fn list(&mut self, req: ReqId, evpids: Vec<EvpId>) {
+        let envelopes = evpids
+            .into_iter()
+            .filter_map(|evpid| self.backend.envelope_load(evpid).ok())
+            .collect();
+        self.reply_control(ToControl::Envelopes { req, envelopes }, Vec::new());
+    }
+
+    /// `smtpctl show envelope`: the file's text.
+    fn show_envelope(&mut self, req: ReqId, evpid: EvpId) {
+        let result = self
+            .backend
+            .envelope_raw(evpid)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| e.to_string());
+        self.reply_control(ToControl::EnvelopeText { req, result }, Vec::new());
+    }
+
+    /// `smtpctl show message`: the message file, for reading. Only this
+    /// process opens spool files; smtpctl gets the descriptor.
+    fn show_message(&mut self, req: ReqId, msgid: smtpd_types::MsgId) {
+        let (result, fds) = match self.backend.message_fd_r(msgid) {
+            Ok(f) => (Ok(()), vec![OwnedFd::from(f)]),
+            Err(e) => (Err(e.to_string()), Vec::new()),
+        };
+        self.reply_control(ToControl::MessageFile { req, result }, fds);
+    }
+
+    fn reply_control(&self, msg: ToControl, fds: Vec<OwnedFd>) {
+        if let Err(e) = self.peers.control().send_with_fds(msg, fds) {
+            warn!("queue: answering control: {e}");
+        }
     }
 
     fn send_scheduler(&self, msg: ToScheduler) {

@@ -25,7 +25,7 @@ use tokio::sync::{watch, Notify};
 use tracing::{info, warn};
 
 use crate::child::{on_closed, ChildSetup, Ctx, Flow};
-use crate::msg::{HasShutdown, RuntimeConfig, Subsystem, ToQueue, ToSmtp};
+use crate::msg::{HasShutdown, RuntimeConfig, Subsystem, ToControl, ToQueue, ToSmtp};
 use crate::peers::Peers;
 use crate::pending::Pending;
 
@@ -160,7 +160,7 @@ async fn run(
                 shared.pending.fail_all();
             }
             Inbound::Msg { msg, .. } if msg.is_shutdown() => break,
-            Inbound::Msg { msg, fds, .. } => match msg.reply_to() {
+            Inbound::Msg { from, msg, fds } => match msg.reply_to() {
                 Some(req) => {
                     shared.pending.complete(req, msg, fds);
                 }
@@ -177,7 +177,7 @@ async fn run(
                             shared.pool().set_no_room(&queue);
                         }
                     }
-                    ToSmtp::OpenSession { req } => open_session(&shared, req),
+                    ToSmtp::OpenSession { req } => open_session(&shared, req, from),
                     ToSmtp::Pause => {
                         info!("smtp: paused: no new sessions");
                         let _ = pause_tx.send(true);
@@ -230,12 +230,12 @@ impl Shared {
     }
 }
 
-/// A local session for the queue's report: an ordinary session on one end
-/// of a socket pair, the other end sent to the queue. It counts as a
-/// session (the shutdown waits for it) but is never refused for the
-/// session limit: reports must get through.
-fn open_session(shared: &Arc<Shared>, req: crate::msg::ReqId) {
-    let queue = shared.peers.queue();
+/// A local session for the queue's report, or for `sendmail` through
+/// control: an ordinary session on one end of a socket pair, the other end
+/// sent to whoever asked. It counts as a session (the shutdown waits for
+/// it) but is never refused for the session limit: reports must get
+/// through.
+fn open_session(shared: &Arc<Shared>, req: crate::msg::ReqId, asker: smtpd_ipc::Role) {
     let pair = std::os::unix::net::UnixStream::pair().and_then(|(ours, theirs)| {
         ours.set_nonblocking(true)?;
         Ok((tokio::net::UnixStream::from_std(ours)?, theirs))
@@ -249,24 +249,35 @@ fn open_session(shared: &Arc<Shared>, req: crate::msg::ReqId) {
                 sh.sessions.fetch_sub(1, Ordering::AcqRel);
                 sh.session_ended.notify_waiters();
             });
-            queue.send_with_fds(
-                ToQueue::SessionOpened {
-                    req,
-                    result: Ok(()),
-                },
-                vec![OwnedFd::from(theirs)],
-            )
+            answer_session(shared, asker, req, Ok(OwnedFd::from(theirs)))
         }
         Err(e) => {
-            warn!("smtp: a local session for the queue: {e}");
-            queue.send(ToQueue::SessionOpened {
-                req,
-                result: Err(e.to_string()),
-            })
+            warn!("smtp: a local session for {asker}: {e}");
+            answer_session(shared, asker, req, Err(e.to_string()))
         }
     };
     if let Err(e) = sent {
-        warn!("smtp: answering the queue: {e}");
+        warn!("smtp: answering {asker}: {e}");
+    }
+}
+
+/// `SessionOpened` to the queue or to control, with the session's end.
+fn answer_session(
+    shared: &Shared,
+    asker: smtpd_ipc::Role,
+    req: crate::msg::ReqId,
+    end: Result<OwnedFd, String>,
+) -> Result<(), smtpd_ipc::ChannelError> {
+    let (result, fds) = match end {
+        Ok(fd) => (Ok(()), vec![fd]),
+        Err(e) => (Err(e), Vec::new()),
+    };
+    if asker == smtpd_ipc::Role::Control {
+        let msg = ToControl::SessionOpened { req, result };
+        shared.peers.control().send_with_fds(msg, fds)
+    } else {
+        let msg = ToQueue::SessionOpened { req, result };
+        shared.peers.queue().send_with_fds(msg, fds)
     }
 }
 

@@ -92,6 +92,12 @@ pub async fn run(
         "{id:016x} smtp connected address={} local={local}",
         peer.ip()
     );
+    let family = if peer.is_ipv4() {
+        "smtp.session.inet4"
+    } else {
+        "smtp.session.inet6"
+    };
+    crate::stats::updates(&sh.peers, &[("smtp.session", 1), (family, 1)]);
     let mut s = Session::new(sh, stream, conf, listener, ClientAddr::Inet(peer.ip()), id);
     s.start_rdns(peer);
     s.serve_to_end().await;
@@ -112,6 +118,7 @@ pub async fn run_local<S: AsyncRead + AsyncWrite + Unpin>(sh: Arc<Shared>, strea
         .unwrap_or(sh.rt.config.listeners.len());
     let id: u64 = rand::random();
     info!("{id:016x} smtp connected address=local local=internal");
+    crate::stats::updates(&sh.peers, &[("smtp.session", 1), ("smtp.session.local", 1)]);
     let mut s = Session::new(sh, stream, conf, index, ClientAddr::Local, id);
     s.serve_to_end().await;
 }
@@ -270,6 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             self.rollback(tx);
         }
         info!("{} smtp disconnected reason={reason}", self.id());
+        crate::stats::update(&self.sh.peers, "smtp.session", -1);
     }
 
     fn id(&self) -> String {

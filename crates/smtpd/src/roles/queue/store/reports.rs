@@ -105,7 +105,10 @@ impl Store {
         for _ in 0..ID_TRIES {
             let b = report_envelope(orig, info.clone(), now);
             match self.backend.envelope_add(&b) {
-                Ok(()) => return Ok(Made::Report(Box::new(b))),
+                Ok(()) => {
+                    crate::stats::update(&self.peers, "queue.bounce", 1);
+                    return Ok(Made::Report(Box::new(b)));
+                }
                 Err(QueueError::EnvelopeExists(_)) => last = Some(b.id),
                 Err(e) => return Err(e),
             }
