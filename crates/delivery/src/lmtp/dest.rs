@@ -56,7 +56,12 @@ impl LmtpDest {
                 let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
                 for addr in addrs {
                     match TcpStream::connect_timeout(&addr, timeout) {
-                        Ok(s) => return Ok(Conn::Tcp(s)),
+                        Ok(s) => {
+                            // Commands and message blocks are written whole;
+                            // Nagle would only delay the last segment.
+                            let _ = s.set_nodelay(true);
+                            return Ok(Conn::Tcp(s));
+                        }
                         Err(e) => last = e,
                     }
                 }

@@ -177,7 +177,15 @@ async fn tcp_connect(plan: &Plan, addr: SocketAddr) -> std::io::Result<TcpStream
         }
     }
     match tokio::time::timeout(CONNECT, sock.connect(addr)).await {
-        Ok(r) => r,
+        Ok(r) => {
+            let stream = r?;
+            // Every write is a whole command group or a whole block of the
+            // message, flushed: Nagle would only hold the tail of the
+            // message (and the final dot) until the peer's delayed ACK,
+            // ~40 ms per message (measured: 20 connections relayed 430 msg/s).
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        }
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             "connection timed out",
