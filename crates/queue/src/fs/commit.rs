@@ -2,6 +2,7 @@
 //! [`crate::fs`], run over a whole batch so syncs are shared.
 
 use super::layout::{self, Layout};
+use super::sync_pool::SyncPool;
 use super::{open_write, sync_dir, FsQueue, SyncMode};
 use crate::backend::check_commit;
 use crate::envelope_file;
@@ -34,6 +35,7 @@ pub(super) fn commit_batch(
 /// work on paths, so it may run on another thread.
 pub(super) struct FsPending {
     layout: Layout,
+    syncs: std::sync::Arc<super::sync_pool::SyncPool>,
     sync: SyncMode,
     results: Vec<Result<(), QueueError>>,
     live: Vec<InFlight>,
@@ -61,6 +63,7 @@ pub(super) fn prepare(q: &mut FsQueue, batch: Vec<(MsgId, Vec<Envelope>)>) -> Fs
     }
     FsPending {
         layout: q.layout.clone(),
+        syncs: std::sync::Arc::clone(&q.syncs),
         sync: q.options.sync,
         results,
         live,
@@ -71,6 +74,7 @@ impl crate::backend::PendingCommit for FsPending {
     fn finish(self: Box<Self>) -> Vec<Result<(), QueueError>> {
         let FsPending {
             layout,
+            syncs,
             sync,
             mut results,
             mut live,
@@ -80,7 +84,7 @@ impl crate::backend::PendingCommit for FsPending {
         // Phase 2: make content, envelopes and their names durable.
         match sync {
             SyncMode::Files => {
-                let synced = sync_messages(layout, &live);
+                let synced = sync_messages(layout, &syncs, &live);
                 let mut kept = Vec::with_capacity(live.len());
                 for (m, r) in live.into_iter().zip(synced) {
                     match r {
@@ -118,7 +122,7 @@ impl crate::backend::PendingCommit for FsPending {
         let bucket_dirs: Vec<std::path::PathBuf> =
             buckets.keys().map(|b| layout.bucket(*b)).collect();
         let mut bucket_syncs = match sync {
-            SyncMode::Files => parallel(&bucket_dirs, |d| sync_dir(d).err()),
+            SyncMode::Files => syncs.run(&bucket_dirs, |d| sync_dir(d).err()),
             SyncMode::Filesystem => Vec::new(),
         }
         .into_iter();
@@ -191,7 +195,11 @@ fn write_message(
 /// after the other waits for one journal commit per file; syncs issued
 /// together are folded by the file system into a few commits, so a batch
 /// costs about as much as one message. The result is per message.
-fn sync_messages(layout: &Layout, live: &[InFlight]) -> Vec<Result<(), QueueError>> {
+fn sync_messages(
+    layout: &Layout,
+    syncs: &SyncPool,
+    live: &[InFlight],
+) -> Vec<Result<(), QueueError>> {
     let mut jobs: Vec<(usize, std::path::PathBuf, bool)> = Vec::new();
     for (i, m) in live.iter().enumerate() {
         let dir = layout.incoming_msg(m.msgid);
@@ -200,7 +208,7 @@ fn sync_messages(layout: &Layout, live: &[InFlight]) -> Vec<Result<(), QueueErro
         }
         jobs.push((i, dir, true));
     }
-    let outcomes = parallel(&jobs, |(_, path, is_dir)| {
+    let outcomes = syncs.run(&jobs, |(_, path, is_dir)| {
         if *is_dir {
             sync_dir(path)
         } else {
@@ -218,50 +226,12 @@ fn sync_messages(layout: &Layout, live: &[InFlight]) -> Vec<Result<(), QueueErro
     results
 }
 
-/// The most threads one batch's syncs use.
-const SYNC_THREADS: usize = 16;
-
-/// Run `f` on every item, on up to [`SYNC_THREADS`] threads at once;
-/// results in the order of the items.
-fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    if items.len() <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = items.len().min(SYNC_THREADS);
-    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    let done: Vec<Vec<(usize, R)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        mine.push((i, f(item)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
-    for (i, r) in done.into_iter().flatten() {
-        slots[i] = Some(r);
-    }
-    // A thread that panicked leaves its slots empty: run those here, so
-    // every item gets a result.
-    slots
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| r.unwrap_or_else(|| f(&items[i])))
-        .collect()
-}
-
 /// `syncfs` of the spool's file system.
 fn syncfs(layout: &Layout) -> Result<(), QueueError> {
-    let root = File::open(&layout.root).map_err(QueueError::io("open", &layout.root))?;
-    nix::unistd::syncfs(&root).map_err(|e| QueueError::io("syncfs", &layout.root)(e.into()))
+    // queue/, not the spool's root: the root is 0711 root's, which the
+    // queue user may enter but not open.
+    let dir = File::open(&layout.queue).map_err(QueueError::io("open", &layout.queue))?;
+    nix::unistd::syncfs(&dir).map_err(|e| QueueError::io("syncfs", &layout.queue)(e.into()))
 }
 
 /// Phase 3 for one message: ensure its bucket, then rename it in.

@@ -49,6 +49,7 @@ mod layout;
 mod read_only;
 mod recycle;
 mod space;
+mod sync_pool;
 mod walk;
 
 use crate::backend::{QueueBackend, Walk};
@@ -105,6 +106,8 @@ pub struct FsQueue {
     incoming: HashSet<MsgId>,
     /// Message directories of delivered messages, kept for reuse.
     spares: recycle::Spares,
+    /// The threads a batch's syncs run on.
+    syncs: std::sync::Arc<sync_pool::SyncPool>,
 }
 
 impl FsQueue {
@@ -120,6 +123,7 @@ impl FsQueue {
             options,
             incoming: HashSet::new(),
             spares,
+            syncs: sync_pool::SyncPool::start(),
         })
     }
 
