@@ -24,13 +24,17 @@ run_dir() {
             [ -d "$extra" ] && inputs+=("$extra")
         done
         echo "fuzz: $t for ${SECONDS_EACH}s"
+        # libFuzzer exits non-zero on a finding. Its status is taken
+        # before any filtering: behind a pipe and `|| true` it was lost.
+        local log status=0
+        log=$(mktemp)
         "$dir/target/cov/$TRIPLE/release/$t" "${inputs[@]}" \
             -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 \
-            -artifact_prefix="$dir/artifacts/$t/" -print_final_stats=1 2>&1 \
-            | grep -E 'stat::number_of_executed_units|ERROR|panicked|crash' || true
-        # libFuzzer exits non-zero on a finding; PIPESTATUS keeps it.
-        if [ "${PIPESTATUS[0]}" -ne 0 ]; then
-            echo "fuzz: $t found a crash (see $dir/artifacts/$t/)"; exit 1
+            -artifact_prefix="$dir/artifacts/$t/" -print_final_stats=1 >"$log" 2>&1 || status=$?
+        grep -E 'stat::number_of_executed_units|ERROR|panicked|crash' "$log" || true
+        rm -f "$log"
+        if [ "$status" -ne 0 ]; then
+            echo "fuzz: $t found a crash (exit $status; see $dir/artifacts/$t/)"; exit 1
         fi
     done
 }

@@ -270,7 +270,10 @@ pub(super) fn sockaddr_from_text(s: &str) -> Result<String, DecodeError> {
     if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
         return Ok(inner.to_string());
     }
-    if s.len() > 5 && s[..5].eq_ignore_ascii_case("IPv6:") {
+    // Compared as bytes: the fifth byte of a hostile value may fall inside
+    // a multi-byte character, where slicing the `str` would panic. When the
+    // five bytes are the ASCII prefix, byte 5 is a character boundary.
+    if s.len() > 5 && s.as_bytes()[..5].eq_ignore_ascii_case(b"IPv6:") {
         return Ok(s[5..].to_string());
     }
     Ok(s.to_string())
@@ -279,6 +282,17 @@ pub(super) fn sockaddr_from_text(s: &str) -> Result<String, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multibyte_character_across_the_ipv6_prefix_is_no_panic() {
+        // Found by fuzz-extra's envelope_decode (regressions/envelope_decode/
+        // sockaddr-multibyte-prefix): "HPv6" then U+01AB straddling byte 5.
+        assert_eq!(
+            sockaddr_from_text("HPv6\u{1ab}:1").unwrap(),
+            "HPv6\u{1ab}:1"
+        );
+        assert_eq!(sockaddr_from_text("ipv6:::1").unwrap(), "::1");
+    }
 
     #[test]
     fn addresses_as_opensmtpd_spells_them() {
