@@ -306,6 +306,14 @@ fn a_privileged_server_answers_root() {
                 action \"md\" maildir userbase <realusers>\n\
                 match from any for domain \"local.test\" action \"md\"\n";
     let s = sysusers::start(conf, &[&u1], |_| {});
+    // Open to every local user, as OpenSMTPD's: requests are checked one
+    // by one against the client's credentials.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s.path("smtpd.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o666, "control socket mode {mode:o}");
     assert_eq!(ctl::ok(&s, &["pause", "mda"]), "command succeeded\n");
     let rcpt = format!("{}@local.test", u1.name);
     let msg = message(FROM, &rcpt, "privileged", b"through the chroots\n");
@@ -342,6 +350,14 @@ fn only_the_administrator_runs_commands_but_anyone_may_enqueue() {
         return;
     };
     let s = start(LOCAL);
+    // In development mode the socket is the invoking user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s.path("smtpd.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "control socket mode {mode:o}");
+    // Opened up as a privileged server opens it.
     sysusers::set_mode(s.dir.path(), 0o711);
     sysusers::set_mode(&s.path("smtpd.sock"), 0o666);
     // A copy the user can run wherever the build directory is.

@@ -174,7 +174,7 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
             listeners.push((plan.index, *addr, setup::bind_tcp(*addr)?));
         }
     }
-    let control_socket = setup::bind_control(&runtime.paths.socket)?;
+    let control_socket = setup::bind_control(&runtime.paths.socket, runtime.privileged)?;
 
     let mut started = Vec::new();
     for role in Role::CHILDREN {

@@ -128,7 +128,7 @@ pub fn bind_tcp(addr: SocketAddr) -> Result<OwnedFd> {
 
 /// Bind the control socket, replacing a stale one (a socket file nobody
 /// listens on) but refusing to steal a live one.
-pub fn bind_control(path: &Path) -> Result<OwnedFd> {
+pub fn bind_control(path: &Path, open_to_all: bool) -> Result<OwnedFd> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             bail!(
@@ -145,9 +145,13 @@ pub fn bind_control(path: &Path) -> Result<OwnedFd> {
     }
     let listener = std::os::unix::net::UnixListener::bind(path)
         .with_context(|| format!("binding control socket {}", path.display()))?;
-    // Only the owner (root, or the invoking user in development mode) may
-    // drive the server.
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    // Privileged, the socket is open to every local user, as OpenSMTPD's
+    // (srw-rw-rw-): `sendmail` must work for them. The control process
+    // checks each request against the client's SO_PEERCRED: commands need
+    // root or the server's user; anyone may only enqueue mail. In
+    // development mode the server is one user's toy: only that user.
+    let mode = if open_to_all { 0o666 } else { 0o600 };
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
     listener.set_nonblocking(true)?;
     Ok(listener.into())
 }
