@@ -8,7 +8,7 @@ use smtpd_ipc::{Message, Role};
 use smtpd_types::{DsnNotify, MailAddr};
 use std::net::IpAddr;
 
-use super::{HasShutdown, ReqId, SessionInfo, TxInfo};
+use super::{HasShutdown, ReqId, Secret, SessionInfo, TxInfo};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToLka {
@@ -24,6 +24,15 @@ pub enum ToLka {
     },
     /// smtp (connect): the client's reverse DNS. Answered by `ToSmtp::Rdns`.
     Rdns { req: ReqId, addr: IpAddr },
+    /// smtp (AUTH): check a user's password against the listener's
+    /// credentials table (the smtp process has no tables). Answered by
+    /// `ToSmtp::Authenticated`.
+    Authenticate {
+        req: ReqId,
+        table: String,
+        user: String,
+        password: Secret,
+    },
     /// mda: look a user up in a userbase table (`None` = the system's
     /// `getpwnam`). Answered by `ToMda::UserInfo`.
     UserInfo {
@@ -72,7 +81,9 @@ impl Message for ToLka {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
             ToLka::Verbose(_) => from == Role::Control,
-            ToLka::Expand { .. } | ToLka::Rdns { .. } => from == Role::Smtp,
+            ToLka::Expand { .. } | ToLka::Rdns { .. } | ToLka::Authenticate { .. } => {
+                from == Role::Smtp
+            }
             ToLka::UserInfo { .. } => from == Role::Mda,
             ToLka::Mx { .. }
             | ToLka::Host { .. }
@@ -95,6 +106,7 @@ impl Message for ToLka {
             ToLka::Verbose(_) => "Verbose",
             ToLka::Expand { .. } => "Expand",
             ToLka::Rdns { .. } => "Rdns",
+            ToLka::Authenticate { .. } => "Authenticate",
             ToLka::UserInfo { .. } => "UserInfo",
             ToLka::Mx { .. } => "Mx",
             ToLka::Host { .. } => "Host",

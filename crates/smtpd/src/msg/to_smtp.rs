@@ -33,6 +33,17 @@ pub enum Expansion {
     TempFail { text: String },
 }
 
+/// lka's verdict on a user and password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthResult {
+    /// The password is right: `235 2.7.0`.
+    Ok,
+    /// Unknown user or wrong password: `535 5.7.8`.
+    Failed,
+    /// The table could not be read: `454 4.7.0`.
+    TempFail,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToSmtp {
     /// queue: a message was created for the transaction. Carries one
@@ -54,6 +65,8 @@ pub enum ToSmtp {
     },
     /// lka: the decision for one RCPT.
     Expanded { req: ReqId, result: Expansion },
+    /// lka: the answer to `ToLka::Authenticate`.
+    Authenticated { req: ReqId, result: AuthResult },
     /// lka: the reverse DNS name of a client (forward-confirmed or not).
     Rdns {
         req: ReqId,
@@ -85,7 +98,9 @@ impl Message for ToSmtp {
             | ToSmtp::Committed { .. } => from == Role::Queue,
             ToSmtp::OpenSession { .. } => matches!(from, Role::Queue | Role::Control),
             ToSmtp::Verbose(_) => from == Role::Control,
-            ToSmtp::Expanded { .. } | ToSmtp::Rdns { .. } => from == Role::Lka,
+            ToSmtp::Expanded { .. } | ToSmtp::Rdns { .. } | ToSmtp::Authenticated { .. } => {
+                from == Role::Lka
+            }
             ToSmtp::Pause | ToSmtp::Resume => matches!(from, Role::Parent | Role::Control),
             ToSmtp::Shutdown => from == Role::Parent,
         }
@@ -106,6 +121,7 @@ impl Message for ToSmtp {
             ToSmtp::Committed { .. } => "Committed",
             ToSmtp::Expanded { .. } => "Expanded",
             ToSmtp::Rdns { .. } => "Rdns",
+            ToSmtp::Authenticated { .. } => "Authenticated",
             ToSmtp::OpenSession { .. } => "OpenSession",
             ToSmtp::Verbose(_) => "Verbose",
             ToSmtp::Pause => "Pause",
@@ -128,6 +144,7 @@ impl ToSmtp {
             ToSmtp::MessageCreated { req, .. }
             | ToSmtp::Committed { req, .. }
             | ToSmtp::Expanded { req, .. }
+            | ToSmtp::Authenticated { req, .. }
             | ToSmtp::Rdns { req, .. } => Some(*req),
             _ => None,
         }

@@ -8,6 +8,7 @@
 //! Requests are independent, so each runs as its own task; the only thing
 //! they wait on besides DNS is the parent opening a `~/.forward`.
 
+mod auth;
 mod dns;
 mod expand;
 mod relay;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use tracing::warn;
 
 use crate::child::{on_closed, ChildSetup, Ctx, Flow};
+use crate::msg::to_smtp::AuthResult;
 use crate::msg::{HasShutdown, RuntimeConfig, ToLka, ToMda, ToMta, ToParent, ToSmtp, UserInfo};
 use crate::peers::Peers;
 use crate::pending::Pending;
@@ -104,6 +106,27 @@ impl Lka {
                     name,
                     forward_confirmed,
                 })
+            }
+            ToLka::Authenticate {
+                req,
+                table,
+                user,
+                password,
+            } => {
+                let result = match auth::stored_hash(&self.tables, &table, &user) {
+                    Ok(stored) => tokio::task::spawn_blocking(move || {
+                        auth::check(&user, &password.0, stored.as_deref())
+                    })
+                    .await
+                    .unwrap_or(AuthResult::TempFail),
+                    Err(e) => {
+                        warn!("lka: auth: table {table}: {e}");
+                        AuthResult::TempFail
+                    }
+                };
+                self.peers
+                    .smtp()
+                    .send(ToSmtp::Authenticated { req, result })
             }
             ToLka::UserInfo {
                 req,

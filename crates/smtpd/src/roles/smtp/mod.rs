@@ -11,6 +11,7 @@
 mod address;
 mod pool;
 mod received;
+mod sasl;
 mod session;
 mod tls;
 

@@ -26,12 +26,14 @@ use tracing::{info, warn};
 
 use super::address;
 use super::received::{self, Trace};
+use super::sasl;
 use super::tls::{self, Conn, Upgrade};
 use super::Shared;
 use crate::msg::to_smtp::{Expansion, QueueFailure};
 use crate::msg::{ClientAddr, ReqId, SessionInfo, ToLka, ToQueue, ToSmtp, TxInfo};
 use crate::pending::Reply as PendingReply;
 
+mod auth;
 mod starttls;
 
 /// How long a session waits for another process to answer.
@@ -216,6 +218,8 @@ struct Session<S> {
     /// The command being answered, as the failed-command log shows it;
     /// `None` for replies that answer no command (timeouts, shutdown).
     current: Option<String>,
+    /// An AUTH exchange waits for the client's response line.
+    sasl: Option<sasl::Step>,
 }
 
 fn now() -> u64 {
@@ -297,6 +301,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             caps,
             pending_discard: None,
             current: None,
+            sasl: None,
         }
     }
 
@@ -459,6 +464,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     }
 
     async fn command(&mut self, line: &[u8]) -> Next {
+        if let Some(step) = self.sasl.take() {
+            return self.sasl_line(step, line).await;
+        }
         self.current = Some(loggable(line));
         let cmd = match parse_command(line, &self.parse_options()) {
             Ok(c) => c,
@@ -530,15 +538,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                 Next::Continue
             }
             Command::StartTls => self.start_tls(),
-            Command::Auth { .. } => {
-                self.errors += 1;
-                self.reply(r(
-                    503,
-                    (5, 5, 1),
-                    "Authentication is not available on this listener",
-                ));
-                Next::Continue
-            }
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(&mechanism, initial_response.as_deref()).await,
         }
     }
 

@@ -7,6 +7,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
 use super::{r, Next, Session};
+use crate::roles::smtp::sasl;
 use crate::roles::smtp::tls::{self, Upgrade};
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
@@ -79,7 +80,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         self.esmtp = false;
         self.caps.starttls = false;
         if self.conf.auth.is_some() {
-            self.caps.auth = vec!["PLAIN".into(), "LOGIN".into()];
+            self.caps.auth = sasl::MECHANISMS.iter().map(|m| m.to_string()).collect();
         }
     }
 
