@@ -17,10 +17,20 @@ use support::{conf, mailbox, spool, Server};
 /// certificate declared as pki `localhost`; `rules` are its match lines.
 /// The directory of the certificate files is returned with it.
 fn start(pki: &TestPki, listen_opts: &str, rules: &str) -> (Server, tempfile::TempDir) {
+    start_with(pki, "", listen_opts, rules)
+}
+
+/// `start`, with `head` (declarations) before the listener.
+fn start_with(
+    pki: &TestPki,
+    head: &str,
+    listen_opts: &str,
+    rules: &str,
+) -> (Server, tempfile::TempDir) {
     let certs = tempfile::tempdir().unwrap();
     let pkis = pki.write_pki(certs.path(), "localhost");
     let config = format!(
-        "{pkis}{users}listen on 127.0.0.1 port {{PORT}} {listen_opts}\n\
+        "{pkis}{head}{users}listen on 127.0.0.1 port {{PORT}} {listen_opts}\n\
          action \"local\" maildir \"{{DIR}}/mail/%{{user.username}}\" userbase <users>\n\
          {rules}\n",
         users = conf::userbase(&["alice", "bob"]),
@@ -290,6 +300,82 @@ fn several_pki_are_chosen_by_sni_the_first_by_default() {
     // first CA signed for 127.0.0.1.
     let mut c = TlsClient::smtps(server.port, first.client(), "127.0.0.1");
     c.expect(220);
+}
+
+#[test]
+fn tls_verify_takes_only_clients_with_a_certificate_of_the_ca() {
+    let pki = TestPki::new();
+    let certs = tempfile::tempdir().unwrap();
+    let ca = certs.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let (server, _certs) = start_with(
+        &pki,
+        &format!("ca clients cert \"{}\"\n", ca.display()),
+        "smtps verify pki localhost ca clients",
+        ANY,
+    );
+    // Without a client certificate: the handshake fails, the session ends.
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let conn =
+        rustls::ClientConnection::new(pki.client(), "localhost".try_into().unwrap()).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    let mut buf = [0u8; 64];
+    let r = std::io::Read::read(&mut s, &mut buf);
+    assert!(
+        !matches!(r, Ok(n) if n > 0),
+        "a reply without a client certificate: {r:?}"
+    );
+    // With one the CA signed: served.
+    let mut c = TlsClient::smtps(server.port, pki.client_with_cert(), "localhost");
+    c.expect(220);
+    assert_eq!(c.cmd("EHLO client.test").code, 250);
+    let r = c.send_mail("s@example.com", &["alice@local.test"], "verified");
+    assert_eq!(r.code, 250, "{r:?}");
+    wait_mail(&server, "alice", 1);
+}
+
+#[test]
+fn privileged_smtp_reads_a_root_only_key_before_its_chroot() {
+    use std::os::unix::fs::PermissionsExt;
+    if !support::is_root() {
+        eprintln!("skipped: privilege separation needs root");
+        return;
+    }
+    if support::accounts::lookup("_smtpd").is_none()
+        || support::accounts::lookup("_smtpq").is_none()
+    {
+        eprintln!("skipped: users _smtpd, _smtpq missing (.ci/setup-machine.sh)");
+        return;
+    }
+    let pki = TestPki::new();
+    let certs = tempfile::tempdir().unwrap();
+    let pkis = pki.write_pki(certs.path(), "localhost");
+    let key = certs.path().join("localhost.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = format!(
+        "{pkis}listen on 127.0.0.1 port {{PORT}} tls-require pki localhost
+         action \"local\" maildir \"{{DIR}}/mail\"\n         match from any for domain \"local.test\" action \"local\"\n"
+    );
+    let server = Server::start_opts(
+        &config,
+        support::Options {
+            args: support::dns::no_names(),
+            privileged: true,
+            ..Default::default()
+        },
+    );
+    let smtp = server.roles()["smtp"];
+    assert_eq!(
+        support::procs::root_dir(smtp),
+        Some(std::path::PathBuf::from(support::EMPTY_DIR))
+    );
+    assert_ne!(support::procs::creds(smtp).uids[0], 0);
+    let mut c = TlsClient::plain(server.port);
+    c.starttls(pki.client());
+    assert_eq!(c.cmd("EHLO client.test").code, 250);
+    assert_eq!(c.cmd("MAIL FROM:<s@example.com>").code, 250);
+    assert_eq!(c.cmd("QUIT").code, 221);
 }
 
 #[test]

@@ -13,6 +13,9 @@ pub struct TestPki {
     /// The server's private key, PEM (a `pki … key` file).
     pub key_pem: String,
     ca_der: CertificateDer<'static>,
+    /// A client certificate the CA signed, and its key.
+    client_chain: Vec<CertificateDer<'static>>,
+    client_key_der: Vec<u8>,
 }
 
 impl TestPki {
@@ -31,6 +34,11 @@ impl TestPki {
         let cert = params.signed_by(&key, &ca).unwrap();
         let chain: Vec<CertificateDer<'static>> = vec![cert.der().clone(), ca.der().clone()];
         let chain_pem = format!("{}{}", cert.pem(), ca.pem());
+        let client_key = rcgen::KeyPair::generate().unwrap();
+        let mut client_params =
+            rcgen::CertificateParams::new(vec!["client.test".to_string()]).unwrap();
+        client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
         let key_pem = key.serialize_pem();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let server = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -47,7 +55,27 @@ impl TestPki {
             chain_pem,
             key_pem,
             ca_der: ca.der().clone(),
+            client_chain: vec![client_cert.der().clone()],
+            client_key_der: client_key.serialize_der(),
         }
+    }
+
+    /// A client configuration that trusts this CA and shows the client
+    /// certificate it signed.
+    pub fn client_with_cert(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.client_key_der.clone()));
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(self.client_chain.clone(), key)
+            .unwrap(),
+        )
     }
 
     /// A client configuration that trusts this CA only.

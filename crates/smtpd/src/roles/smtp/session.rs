@@ -311,6 +311,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         if let Some(tx) = self.tx.take() {
             self.rollback(tx);
         }
+        // TLS ends with a close_notify (clients otherwise see a truncation);
+        // a peer that does not read gets no more than a moment.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
         info!("{} smtp disconnected reason={reason}", self.id());
         crate::stats::update(&self.sh.peers, "smtp.session", -1);
     }
