@@ -408,4 +408,31 @@ fn the_check_names_a_missing_certificate_with_its_position() {
             .any(|l| l.starts_with(&want) && l.contains(&missing.display().to_string())),
         "{err}"
     );
+
+    // `verify` without a CA to verify with.
+    let pki = TestPki::new();
+    let pkis = pki.write_pki(d.path(), "mx");
+    std::fs::write(
+        &f,
+        format!(
+            "{pkis}listen on 127.0.0.1 port 2599 smtps verify pki mx\n\
+             action \"local\" maildir\nmatch from any for local action \"local\"\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(support::SMTPD)
+        .arg("-n")
+        .arg("-f")
+        .arg(&f)
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!("{}:3:", f.display());
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&want) && l.contains("verify needs the CA")),
+        "{err}"
+    );
 }

@@ -37,14 +37,14 @@ const CERTS_DIR: &str = "/etc/mail/certs";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
-    #[error("{}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
+    #[error("{}: {error}", path.display())]
+    Read { path: PathBuf, error: io::Error },
     #[error("{}: no PEM certificate in file", path.display())]
     NoCert { path: PathBuf },
     #[error("{}: no usable PEM private key in file", path.display())]
     NoKey { path: PathBuf },
-    #[error("pki {name}: the key does not fit the certificate: {source}")]
-    Mismatch { name: String, source: rustls::Error },
+    #[error("pki {name}: the key does not fit the certificate ({error})")]
+    Mismatch { name: String, error: rustls::Error },
     #[error("pki {0}: no certificate or no key file declared")]
     Incomplete(String),
     #[error("listen on {on}: TLS needs a certificate: no pki given, and none found for {names}")]
@@ -53,10 +53,10 @@ pub enum TlsSetupError {
     UnknownPki { on: String, name: String },
     #[error("listen on {on}: client verification needs a CA (ca NAME)")]
     NoCa { on: String },
-    #[error("listen on {on}: client verification: {source}")]
+    #[error("listen on {on}: client verification: {error}")]
     Verifier {
         on: String,
-        source: rustls::server::VerifierBuilderError,
+        error: rustls::server::VerifierBuilderError,
     },
     #[error(transparent)]
     Rustls(#[from] rustls::Error),
@@ -101,9 +101,9 @@ impl ServerTls {
                 let roots = client_roots(config, l)?;
                 let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider())
                     .build()
-                    .map_err(|source| TlsSetupError::Verifier {
+                    .map_err(|error| TlsSetupError::Verifier {
                         on: on_name(l),
-                        source,
+                        error,
                     })?;
                 builder.with_client_cert_verifier(verifier)
             } else {
@@ -198,16 +198,16 @@ fn load_pki(config: &Config, l: &Listener, name: &str) -> Result<CertifiedKey, T
     let key_pem = read(&key)?;
     let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|_| TlsSetupError::NoKey { path: key.clone() })?;
-    CertifiedKey::from_der(chain, key_der, &provider()).map_err(|source| TlsSetupError::Mismatch {
+    CertifiedKey::from_der(chain, key_der, &provider()).map_err(|error| TlsSetupError::Mismatch {
         name: name.to_string(),
-        source,
+        error,
     })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsSetupError> {
-    std::fs::read(path).map_err(|source| TlsSetupError::Read {
+    std::fs::read(path).map_err(|error| TlsSetupError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
