@@ -26,6 +26,17 @@ const BOB_HASH: &str = "$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKv
 /// `listen_opts`, local delivery for `local.test` and an action `submit`
 /// that delivers anything into `{DIR}/submitted`; `rules` come first.
 fn start(pki: &TestPki, listen_opts: &str, rules: &str) -> (Server, tempfile::TempDir) {
+    start_args(pki, listen_opts, rules, |_| Vec::new())
+}
+
+/// `start`, with extra command-line arguments made from the directory of
+/// the test's files.
+fn start_args(
+    pki: &TestPki,
+    listen_opts: &str,
+    rules: &str,
+    args: impl FnOnce(&std::path::Path) -> Vec<String>,
+) -> (Server, tempfile::TempDir) {
     let files = tempfile::tempdir().unwrap();
     let pkis = pki.write_pki(files.path(), "localhost");
     let creds = files.path().join("creds");
@@ -41,8 +52,10 @@ fn start(pki: &TestPki, listen_opts: &str, rules: &str) -> (Server, tempfile::Te
         users = conf::userbase(&["alice", "bob"]),
         creds = creds.display(),
     );
+    let mut all_args = support::dns::no_names();
+    all_args.extend(args(files.path()));
     let opts = support::Options {
-        args: support::dns::no_names(),
+        args: all_args,
         ..Default::default()
     };
     (Server::start_opts(&config, opts), files)
@@ -281,19 +294,58 @@ fn smtps_with_auth() {
 }
 
 #[test]
-fn auth_without_a_table_fails_temporarily_and_says_why() {
+fn auth_without_a_table_checks_the_system_passwords() {
     let pki = TestPki::new();
-    let (server, _files) = start(&pki, "tls pki localhost auth", "");
+    // The parent reads the shadow file (`--shadow` stands in for
+    // /etc/shadow): alice has a SHA-crypt hash, bob's account is locked,
+    // carol's hash is yescrypt, which we cannot check.
+    let (server, _files) = start_args(&pki, "tls pki localhost auth", "", |dir| {
+        let shadow = dir.join("shadow");
+        std::fs::write(
+            &shadow,
+            format!(
+                "root:*:19000:0:99999:7:::\n\
+                 alice:{ALICE_HASH}:19000:0:99999:7:::\n\
+                 bob:!{ALICE_HASH}:19000:0:99999:7:::\n\
+                 carol:$y$j9T$abcdefghijklmnopqrstu/$abcdefghijklmnopqrstuvwxyz0123456789ABCDE:19000::::::\n"
+            ),
+        )
+        .unwrap();
+        vec!["--shadow".into(), shadow.to_string_lossy().into_owned()]
+    });
     let (mut c, ehlo) = over_tls(&server, &pki);
     assert!(has(&ehlo, "AUTH"), "{ehlo:?}");
+    for (user, password) in [("bob", "s3cret"), ("carol", "s3cret"), ("alice", "wrong")] {
+        let r = c.cmd(&format!("AUTH PLAIN {}", plain(user, password)));
+        assert_eq!(r.code, 535, "{user}: {r:?}");
+    }
+    let r = c.cmd(&format!("AUTH PLAIN {}", plain("alice", "s3cret")));
+    assert_eq!(r.code, 235, "{r:?}");
+    let r = c.send_mail("alice@local.test", &["bob@local.test"], "system password");
+    assert_eq!(r.code, 250, "{r:?}");
+    wait_maildir(&server.path("mail/bob"), 1);
+    let log = server.log.text();
+    assert!(
+        log.contains("the password of carol is not a hash we know"),
+        "{log}"
+    );
+}
+
+#[test]
+fn an_unreadable_password_source_fails_temporarily() {
+    let pki = TestPki::new();
+    let (server, _files) = start_args(&pki, "tls pki localhost auth", "", |dir| {
+        vec![
+            "--shadow".into(),
+            dir.join("nosuch").to_string_lossy().into_owned(),
+        ]
+    });
+    let (mut c, _) = over_tls(&server, &pki);
     let r = c.cmd(&format!("AUTH PLAIN {}", plain("alice", "s3cret")));
     assert_eq!(r.code, 454, "{r:?}");
     assert!(r.text().starts_with("4.7.0 "), "{r:?}");
     let log = server.log.text();
-    assert!(
-        log.contains("AUTH against the system passwords is not supported"),
-        "{log}"
-    );
+    assert!(log.contains("auth: cannot read"), "{log}");
 }
 
 #[test]

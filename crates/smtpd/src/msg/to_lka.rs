@@ -8,6 +8,7 @@ use smtpd_ipc::{Message, Role};
 use smtpd_types::{DsnNotify, MailAddr};
 use std::net::IpAddr;
 
+use super::to_smtp::AuthResult;
 use super::{HasShutdown, ReqId, Secret, SessionInfo, TxInfo};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -25,11 +26,12 @@ pub enum ToLka {
     /// smtp (connect): the client's reverse DNS. Answered by `ToSmtp::Rdns`.
     Rdns { req: ReqId, addr: IpAddr },
     /// smtp (AUTH): check a user's password against the listener's
-    /// credentials table (the smtp process has no tables). Answered by
+    /// credentials table (the smtp process has no tables), or against the
+    /// system's passwords (`None`: lka asks the parent). Answered by
     /// `ToSmtp::Authenticated`.
     Authenticate {
         req: ReqId,
-        table: String,
+        table: Option<String>,
         user: String,
         password: Secret,
     },
@@ -71,6 +73,8 @@ pub enum ToLka {
         error: Option<String>,
         permanent: bool,
     },
+    /// parent: the answer to `ToParent::CheckPassword`.
+    PasswordChecked { req: ReqId, result: AuthResult },
     /// control: `smtpctl log verbose|brief`.
     Verbose(bool),
     /// parent: stop.
@@ -90,7 +94,9 @@ impl Message for ToLka {
             | ToLka::RelayHost { .. }
             | ToLka::Credentials { .. }
             | ToLka::Source { .. } => from == Role::Mta,
-            ToLka::Forward { .. } | ToLka::Shutdown => from == Role::Parent,
+            ToLka::Forward { .. } | ToLka::PasswordChecked { .. } | ToLka::Shutdown => {
+                from == Role::Parent
+            }
         }
     }
 
@@ -114,6 +120,7 @@ impl Message for ToLka {
             ToLka::Credentials { .. } => "Credentials",
             ToLka::Source { .. } => "Source",
             ToLka::Forward { .. } => "Forward",
+            ToLka::PasswordChecked { .. } => "PasswordChecked",
             ToLka::Shutdown => "Shutdown",
         }
     }
@@ -129,7 +136,7 @@ impl ToLka {
     /// The request this message answers, if it is a reply.
     pub fn reply_to(&self) -> Option<ReqId> {
         match self {
-            ToLka::Forward { req, .. } => Some(*req),
+            ToLka::Forward { req, .. } | ToLka::PasswordChecked { req, .. } => Some(*req),
             _ => None,
         }
     }

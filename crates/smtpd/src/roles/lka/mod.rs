@@ -113,16 +113,19 @@ impl Lka {
                 user,
                 password,
             } => {
-                let result = match auth::stored_hash(&self.tables, &table, &user) {
-                    Ok(stored) => tokio::task::spawn_blocking(move || {
-                        auth::check(&user, &password.0, stored.as_deref())
-                    })
-                    .await
-                    .unwrap_or(AuthResult::TempFail),
-                    Err(e) => {
-                        warn!("lka: auth: table {table}: {e}");
-                        AuthResult::TempFail
-                    }
+                let result = match table {
+                    None => self.system_password(user, password).await,
+                    Some(table) => match auth::stored_hash(&self.tables, &table, &user) {
+                        Ok(stored) => tokio::task::spawn_blocking(move || {
+                            crate::passwords::check(&user, &password.0, stored.as_deref())
+                        })
+                        .await
+                        .unwrap_or(AuthResult::TempFail),
+                        Err(e) => {
+                            warn!("lka: auth: table {table}: {e}");
+                            AuthResult::TempFail
+                        }
+                    },
                 };
                 self.peers
                     .smtp()
@@ -158,10 +161,32 @@ impl Lka {
                 self.peers.mta().send(ToMta::Source { req, result })
             }
             // Verbose is applied on arrival (`logging::apply_verbose`).
-            ToLka::Forward { .. } | ToLka::Verbose(_) | ToLka::Shutdown => Ok(()),
+            ToLka::Forward { .. }
+            | ToLka::PasswordChecked { .. }
+            | ToLka::Verbose(_)
+            | ToLka::Shutdown => Ok(()),
         };
         if let Err(e) = sent {
             warn!("lka: answering: {e}");
+        }
+    }
+
+    /// A system password: only the parent may read the shadow file.
+    async fn system_password(&self, user: String, password: crate::msg::Secret) -> AuthResult {
+        let (req, rx) = self.forwards.register();
+        let sent = self.peers.parent().send(ToParent::CheckPassword {
+            req,
+            user,
+            password,
+        });
+        if let Err(e) = sent {
+            warn!("lka: auth: asking the parent: {e}");
+            self.forwards.cancel(req);
+            return AuthResult::TempFail;
+        }
+        match rx.await {
+            Ok((ToLka::PasswordChecked { result, .. }, _)) => result,
+            _ => AuthResult::TempFail,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use smtpd_proto::Reply;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{r, Next, Session};
 use crate::msg::to_smtp::AuthResult;
@@ -79,19 +79,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
 
     /// Ask lka; the answer is the reply.
     async fn check_password(&mut self, user: String, password: String) -> Reply {
+        // No table: the system's passwords, which lka asks the parent for.
         let table = self.conf.auth.as_ref().and_then(|a| a.table.clone());
-        let Some(table) = table else {
-            // System passwords would be the parent's to check (getspnam
-            // needs root); that is not done yet.
-            warn!(
-                "{} smtp authentication user={} result=tempfail: \
-                 AUTH against the system passwords is not supported: give the listener \
-                 a credentials table (auth <table>)",
-                self.id(),
-                user.escape_default()
-            );
-            return r(454, (4, 7, 0), "Temporary authentication failure");
-        };
         let lka = self.sh.peers.lka();
         let u = user.clone();
         let answer = self
