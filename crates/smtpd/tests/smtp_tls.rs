@@ -234,6 +234,44 @@ fn a_failed_handshake_ends_only_that_session() {
 }
 
 #[test]
+fn a_handshake_that_never_comes_ends_at_the_session_timeout() {
+    let pki = TestPki::new();
+    let certs = tempfile::tempdir().unwrap();
+    let pkis = pki.write_pki(certs.path(), "localhost");
+    let config = format!(
+        "{pkis}{users}listen on 127.0.0.1 port {{PORT}} tls pki localhost\n\
+         action \"local\" maildir \"{{DIR}}/mail/%{{user.username}}\" userbase <users>\n\
+         {ANY}\n",
+        users = conf::userbase(&["alice"]),
+    );
+    let mut args = support::dns::no_names();
+    args.extend(["--smtp-timeout".to_string(), "1".to_string()]);
+    let server = Server::start_opts(
+        &config,
+        support::Options {
+            args,
+            ..Default::default()
+        },
+    );
+    let mut c = TlsClient::plain(server.port);
+    c.expect(220);
+    assert_eq!(c.cmd("EHLO client.test").code, 250);
+    assert_eq!(c.cmd("STARTTLS").code, 220);
+    // Silence: the server gives up and closes, without a word in clear.
+    let t0 = std::time::Instant::now();
+    let rest = c.read_to_end();
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
+    assert!(
+        server
+            .log
+            .wait_for("tls-handshake: handshake timeout", Duration::from_secs(10)),
+        "{}",
+        server.log.text()
+    );
+}
+
+#[test]
 fn a_client_that_speaks_clear_text_to_smtps_is_dropped() {
     let pki = TestPki::new();
     let (server, _certs) = start(&pki, "smtps pki localhost", ANY);
