@@ -44,6 +44,7 @@ fn start_args(
     let config = format!(
         "{pkis}{users}table creds file:{creds}\n\
          table submitters {{ \"alice\" }}\n\
+         table senders {{ \"alice\" = \"alice@local.test, @example.org\" }}\n\
          listen on 127.0.0.1 port {{PORT}} {listen_opts}\n\
          action \"local\" maildir \"{{DIR}}/mail/%{{user.username}}\" userbase <users>\n\
          action \"submit\" maildir \"{{DIR}}/submitted\" {{CATCHALL}}\n\
@@ -275,6 +276,45 @@ fn from_auth_rules_route_the_authenticated_user_s_mail() {
     let got = wait_maildir(&server.path("submitted"), 1);
     assert!(got[0].contains("via auth"), "{}", got[0]);
     assert!(got[0].contains("with ESMTPSA id"), "{}", got[0]);
+}
+
+#[test]
+fn senders_limits_an_authenticated_user_to_its_addresses() {
+    let pki = TestPki::new();
+    let (server, _files) = start(
+        &pki,
+        "tls pki localhost auth-optional <creds> senders <senders>",
+        "",
+    );
+    // Not authenticated: no sender check.
+    let (mut c, _) = over_tls(&server, &pki);
+    assert_eq!(c.cmd("MAIL FROM:<bob@local.test>").code, 250);
+    assert_eq!(c.cmd("RSET").code, 250);
+    let r = c.cmd(&format!("AUTH PLAIN {}", plain("alice", "s3cret")));
+    assert_eq!(r.code, 235, "{r:?}");
+    for ok in [
+        "alice@local.test",
+        "Alice+tag@LOCAL.test",
+        "anyone@example.org",
+    ] {
+        let r = c.cmd(&format!("MAIL FROM:<{ok}>"));
+        assert_eq!(r.code, 250, "{ok}: {r:?}");
+        assert_eq!(c.cmd("RSET").code, 250);
+    }
+    for bad in ["bob@local.test", "alice@other.test", ""] {
+        let r = c.cmd(&format!("MAIL FROM:<{bad}>"));
+        assert_eq!(r.code, 530, "{bad}: {r:?}");
+        assert_eq!(r.text(), "5.7.0 Sender rejected");
+    }
+    let r = c.send_mail("alice@local.test", &["bob@local.test"], "mine");
+    assert_eq!(r.code, 250, "{r:?}");
+    wait_maildir(&server.path("mail/bob"), 1);
+
+    // bob has no entry: no address at all.
+    let (mut c, _) = over_tls(&server, &pki);
+    let r = c.cmd(&format!("AUTH PLAIN {}", plain("bob", "U*U")));
+    assert_eq!(r.code, 235, "{r:?}");
+    assert_eq!(c.cmd("MAIL FROM:<bob@local.test>").code, 530);
 }
 
 #[test]

@@ -73,6 +73,15 @@ pub enum ToLka {
         error: Option<String>,
         permanent: bool,
     },
+    /// smtp (MAIL of an authenticated session on a `senders <table>`
+    /// listener): may `user` send as `sender`? Answered by
+    /// `ToSmtp::SenderChecked`.
+    CheckSender {
+        req: ReqId,
+        table: String,
+        user: String,
+        sender: Option<MailAddr>,
+    },
     /// parent: the answer to `ToParent::CheckPassword`.
     PasswordChecked { req: ReqId, result: AuthResult },
     /// control: `smtpctl log verbose|brief`.
@@ -85,9 +94,10 @@ impl Message for ToLka {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
             ToLka::Verbose(_) => from == Role::Control,
-            ToLka::Expand { .. } | ToLka::Rdns { .. } | ToLka::Authenticate { .. } => {
-                from == Role::Smtp
-            }
+            ToLka::Expand { .. }
+            | ToLka::Rdns { .. }
+            | ToLka::Authenticate { .. }
+            | ToLka::CheckSender { .. } => from == Role::Smtp,
             ToLka::UserInfo { .. } => from == Role::Mda,
             ToLka::Mx { .. }
             | ToLka::Host { .. }
@@ -113,6 +123,7 @@ impl Message for ToLka {
             ToLka::Expand { .. } => "Expand",
             ToLka::Rdns { .. } => "Rdns",
             ToLka::Authenticate { .. } => "Authenticate",
+            ToLka::CheckSender { .. } => "CheckSender",
             ToLka::UserInfo { .. } => "UserInfo",
             ToLka::Mx { .. } => "Mx",
             ToLka::Host { .. } => "Host",

@@ -44,6 +44,17 @@ pub enum AuthResult {
     TempFail,
 }
 
+/// lka's verdict on the sender of an authenticated session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SenderCheck {
+    /// The user's `senders` entry lists the address (or its domain).
+    Allowed,
+    /// The user has no entry, or it does not list the address.
+    Refused,
+    /// The table could not be read.
+    TempFail,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToSmtp {
     /// queue: a message was created for the transaction. Carries one
@@ -67,6 +78,8 @@ pub enum ToSmtp {
     Expanded { req: ReqId, result: Expansion },
     /// lka: the answer to `ToLka::Authenticate`.
     Authenticated { req: ReqId, result: AuthResult },
+    /// lka: the answer to `ToLka::CheckSender`.
+    SenderChecked { req: ReqId, result: SenderCheck },
     /// lka: the reverse DNS name of a client (forward-confirmed or not).
     Rdns {
         req: ReqId,
@@ -98,9 +111,10 @@ impl Message for ToSmtp {
             | ToSmtp::Committed { .. } => from == Role::Queue,
             ToSmtp::OpenSession { .. } => matches!(from, Role::Queue | Role::Control),
             ToSmtp::Verbose(_) => from == Role::Control,
-            ToSmtp::Expanded { .. } | ToSmtp::Rdns { .. } | ToSmtp::Authenticated { .. } => {
-                from == Role::Lka
-            }
+            ToSmtp::Expanded { .. }
+            | ToSmtp::Rdns { .. }
+            | ToSmtp::Authenticated { .. }
+            | ToSmtp::SenderChecked { .. } => from == Role::Lka,
             ToSmtp::Pause | ToSmtp::Resume => matches!(from, Role::Parent | Role::Control),
             ToSmtp::Shutdown => from == Role::Parent,
         }
@@ -122,6 +136,7 @@ impl Message for ToSmtp {
             ToSmtp::Expanded { .. } => "Expanded",
             ToSmtp::Rdns { .. } => "Rdns",
             ToSmtp::Authenticated { .. } => "Authenticated",
+            ToSmtp::SenderChecked { .. } => "SenderChecked",
             ToSmtp::OpenSession { .. } => "OpenSession",
             ToSmtp::Verbose(_) => "Verbose",
             ToSmtp::Pause => "Pause",
@@ -145,6 +160,7 @@ impl ToSmtp {
             | ToSmtp::Committed { req, .. }
             | ToSmtp::Expanded { req, .. }
             | ToSmtp::Authenticated { req, .. }
+            | ToSmtp::SenderChecked { req, .. }
             | ToSmtp::Rdns { req, .. } => Some(*req),
             _ => None,
         }

@@ -131,6 +131,19 @@ impl Lka {
                     .smtp()
                     .send(ToSmtp::Authenticated { req, result })
             }
+            ToLka::CheckSender {
+                req,
+                table,
+                user,
+                sender,
+            } => {
+                let delim = self.rt.config.smtp.sub_addr_delim;
+                let result =
+                    auth::sender_allowed(&self.tables, &table, &user, sender.as_ref(), delim);
+                self.peers
+                    .smtp()
+                    .send(ToSmtp::SenderChecked { req, result })
+            }
             ToLka::UserInfo {
                 req,
                 userbase,

@@ -603,6 +603,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             self.errors += 1;
             return self.reply(refusal);
         }
+        let sender = m.sender.clone().map(address::canonical);
+        if let Some(refusal) = self.sender_refused(sender.as_ref()).await {
+            if refusal.code >= 500 {
+                self.errors += 1;
+            }
+            return self.reply(refusal);
+        }
         if self.mails >= self.sh.rt.config.smtp.max_mails {
             return self.reply(r(452, (4, 5, 3), "Too many messages sent"));
         }

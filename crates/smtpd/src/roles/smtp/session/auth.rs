@@ -7,7 +7,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
 use super::{r, Next, Session};
-use crate::msg::to_smtp::AuthResult;
+use crate::msg::to_smtp::{AuthResult, SenderCheck};
 use crate::msg::{Secret, ToLka, ToSmtp};
 use crate::roles::smtp::sasl::{self, Progress};
 use crate::roles::smtp::tls::Upgrade;
@@ -75,6 +75,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             }
         }
         Next::Continue
+    }
+
+    /// `senders <table>`: an authenticated user may only send as the
+    /// addresses the table lists for it (checked by lka). `Some` is the
+    /// refusal.
+    pub(super) async fn sender_refused(
+        &mut self,
+        sender: Option<&smtpd_types::MailAddr>,
+    ) -> Option<Reply> {
+        let table = self.conf.senders.as_ref()?.table.clone();
+        let user = self.info.auth_user.clone()?;
+        let lka = self.sh.peers.lka();
+        let sender = sender.cloned();
+        let answer = self
+            .ask(|req| {
+                lka.send(ToLka::CheckSender {
+                    req,
+                    table,
+                    user,
+                    sender,
+                })
+            })
+            .await;
+        match answer {
+            Some((
+                ToSmtp::SenderChecked {
+                    result: SenderCheck::Allowed,
+                    ..
+                },
+                _,
+            )) => None,
+            Some((
+                ToSmtp::SenderChecked {
+                    result: SenderCheck::Refused,
+                    ..
+                },
+                _,
+            )) => Some(r(530, (5, 7, 0), "Sender rejected")),
+            _ => Some(r(451, (4, 3, 0), "Temporary failure")),
+        }
     }
 
     /// Ask lka; the answer is the reply.
