@@ -95,6 +95,11 @@ pub struct Cli {
     #[arg(long = "mx-port", value_name = "N")]
     pub mx_port: Option<u16>,
 
+    /// Check AUTH on listeners without a credentials table against this
+    /// file (shadow(5) format) instead of /etc/shadow (tests).
+    #[arg(long, value_name = "FILE")]
+    pub shadow: Option<PathBuf>,
+
     /// Even when started as root, run every process as the invoking user,
     /// without chroot (development mode).
     #[arg(long)]

@@ -12,6 +12,7 @@ mod deliver;
 mod logging;
 mod msg;
 mod parent;
+mod passwords;
 mod peers;
 mod pending;
 mod privsep;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::Diag;
 use crate::iface;
-use crate::model::{Config, ListenOn, Listener, Service, Span, TableDef, TableOrigin};
+use crate::model::{Config, ListenOn, Listener, ListenerTls, Service, Span, TableDef, TableOrigin};
 
 /// What the daemon provides to the full check.
 pub trait CheckEnv {
@@ -157,6 +157,23 @@ fn check_tls(cfg: &Config, env: &dyn CheckEnv, diags: &mut Vec<Diag>) {
     for l in &cfg.listeners {
         if !l.tls.is_tls() {
             continue;
+        }
+        let verify = matches!(
+            l.tls,
+            ListenerTls::StartTls { verify: true, .. } | ListenerTls::Smtps { verify: true }
+        );
+        let pki_ca = l
+            .pki
+            .iter()
+            .any(|n| cfg.pki(n).is_some_and(|p| p.ca_file.is_some()));
+        if verify && l.ca.is_none() && !pki_ca {
+            diags.push(Diag::at(
+                &l.span,
+                format!(
+                    "listen on {}: verify needs the CA of the client certificates (ca NAME)",
+                    on_name(l)
+                ),
+            ));
         }
         if l.pki.is_empty() {
             // Old releases found the certificate by the listener's name.

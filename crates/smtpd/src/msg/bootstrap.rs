@@ -42,6 +42,9 @@ pub struct RuntimeConfig {
     pub smtp_timeout: std::time::Duration,
     /// Port used to reach MX hosts (`--mx-port`, tests only; default 25).
     pub mx_port: u16,
+    /// The system's password hashes, for AUTH without a credentials table
+    /// (`--shadow`, tests only; default `/etc/shadow`). Read by the parent.
+    pub shadow: PathBuf,
 }
 
 /// Paths OpenSMTPD fixes at build time and we take as flags.

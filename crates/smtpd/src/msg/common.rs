@@ -77,3 +77,15 @@ pub struct StatUpdate {
     pub name: String,
     pub delta: i64,
 }
+
+/// A password on its way to lka: never shown by `Debug`, so that a logged
+/// message cannot leak it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}

@@ -8,7 +8,8 @@ use smtpd_ipc::{Message, Role};
 use smtpd_types::{DsnNotify, MailAddr};
 use std::net::IpAddr;
 
-use super::{HasShutdown, ReqId, SessionInfo, TxInfo};
+use super::to_smtp::AuthResult;
+use super::{HasShutdown, ReqId, Secret, SessionInfo, TxInfo};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToLka {
@@ -24,6 +25,16 @@ pub enum ToLka {
     },
     /// smtp (connect): the client's reverse DNS. Answered by `ToSmtp::Rdns`.
     Rdns { req: ReqId, addr: IpAddr },
+    /// smtp (AUTH): check a user's password against the listener's
+    /// credentials table (the smtp process has no tables), or against the
+    /// system's passwords (`None`: lka asks the parent). Answered by
+    /// `ToSmtp::Authenticated`.
+    Authenticate {
+        req: ReqId,
+        table: Option<String>,
+        user: String,
+        password: Secret,
+    },
     /// mda: look a user up in a userbase table (`None` = the system's
     /// `getpwnam`). Answered by `ToMda::UserInfo`.
     UserInfo {
@@ -62,6 +73,17 @@ pub enum ToLka {
         error: Option<String>,
         permanent: bool,
     },
+    /// smtp (MAIL of an authenticated session on a `senders <table>`
+    /// listener): may `user` send as `sender`? Answered by
+    /// `ToSmtp::SenderChecked`.
+    CheckSender {
+        req: ReqId,
+        table: String,
+        user: String,
+        sender: Option<MailAddr>,
+    },
+    /// parent: the answer to `ToParent::CheckPassword`.
+    PasswordChecked { req: ReqId, result: AuthResult },
     /// control: `smtpctl log verbose|brief`.
     Verbose(bool),
     /// parent: stop.
@@ -72,14 +94,19 @@ impl Message for ToLka {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
             ToLka::Verbose(_) => from == Role::Control,
-            ToLka::Expand { .. } | ToLka::Rdns { .. } => from == Role::Smtp,
+            ToLka::Expand { .. }
+            | ToLka::Rdns { .. }
+            | ToLka::Authenticate { .. }
+            | ToLka::CheckSender { .. } => from == Role::Smtp,
             ToLka::UserInfo { .. } => from == Role::Mda,
             ToLka::Mx { .. }
             | ToLka::Host { .. }
             | ToLka::RelayHost { .. }
             | ToLka::Credentials { .. }
             | ToLka::Source { .. } => from == Role::Mta,
-            ToLka::Forward { .. } | ToLka::Shutdown => from == Role::Parent,
+            ToLka::Forward { .. } | ToLka::PasswordChecked { .. } | ToLka::Shutdown => {
+                from == Role::Parent
+            }
         }
     }
 
@@ -95,6 +122,8 @@ impl Message for ToLka {
             ToLka::Verbose(_) => "Verbose",
             ToLka::Expand { .. } => "Expand",
             ToLka::Rdns { .. } => "Rdns",
+            ToLka::Authenticate { .. } => "Authenticate",
+            ToLka::CheckSender { .. } => "CheckSender",
             ToLka::UserInfo { .. } => "UserInfo",
             ToLka::Mx { .. } => "Mx",
             ToLka::Host { .. } => "Host",
@@ -102,6 +131,7 @@ impl Message for ToLka {
             ToLka::Credentials { .. } => "Credentials",
             ToLka::Source { .. } => "Source",
             ToLka::Forward { .. } => "Forward",
+            ToLka::PasswordChecked { .. } => "PasswordChecked",
             ToLka::Shutdown => "Shutdown",
         }
     }
@@ -117,7 +147,7 @@ impl ToLka {
     /// The request this message answers, if it is a reply.
     pub fn reply_to(&self) -> Option<ReqId> {
         match self {
-            ToLka::Forward { req, .. } => Some(*req),
+            ToLka::Forward { req, .. } | ToLka::PasswordChecked { req, .. } => Some(*req),
             _ => None,
         }
     }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use smtpd_ipc::{Message, Role};
 
-use super::{ReqId, UserInfo};
+use super::{ReqId, Secret, UserInfo};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToParent {
@@ -13,6 +13,14 @@ pub enum ToParent {
     Ready { role: Role },
     /// lka: open `~/.forward` of this user, as the user.
     OpenForward { req: ReqId, user: UserInfo },
+    /// lka: check a password against the system's (`/etc/shadow`, readable
+    /// by root only), for AUTH on a listener without a credentials table.
+    /// Answered by `ToLka::PasswordChecked`.
+    CheckPassword {
+        req: ReqId,
+        user: String,
+        password: Secret,
+    },
     /// mda: start a delivery worker running as this user. The reply
     /// (`ToMda::Started`) carries the socket to talk to it; the worker
     /// writes mailboxes and runs delivery programs with the user's rights.
@@ -33,7 +41,7 @@ impl Message for ToParent {
         match self {
             ToParent::Verbose(_) => from == Role::Control,
             ToParent::Ready { role } => *role == from,
-            ToParent::OpenForward { .. } => from == Role::Lka,
+            ToParent::OpenForward { .. } | ToParent::CheckPassword { .. } => from == Role::Lka,
             ToParent::StartDelivery { .. } => from == Role::Mda,
         }
     }
@@ -50,6 +58,7 @@ impl Message for ToParent {
             ToParent::Verbose(_) => "Verbose",
             ToParent::Ready { .. } => "Ready",
             ToParent::OpenForward { .. } => "OpenForward",
+            ToParent::CheckPassword { .. } => "CheckPassword",
             ToParent::StartDelivery { .. } => "StartDelivery",
         }
     }

@@ -33,6 +33,28 @@ pub enum Expansion {
     TempFail { text: String },
 }
 
+/// lka's verdict on a user and password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthResult {
+    /// The password is right: `235 2.7.0`.
+    Ok,
+    /// Unknown user or wrong password: `535 5.7.8`.
+    Failed,
+    /// The table could not be read: `454 4.7.0`.
+    TempFail,
+}
+
+/// lka's verdict on the sender of an authenticated session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SenderCheck {
+    /// The user's `senders` entry lists the address (or its domain).
+    Allowed,
+    /// The user has no entry, or it does not list the address.
+    Refused,
+    /// The table could not be read.
+    TempFail,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToSmtp {
     /// queue: a message was created for the transaction. Carries one
@@ -54,6 +76,10 @@ pub enum ToSmtp {
     },
     /// lka: the decision for one RCPT.
     Expanded { req: ReqId, result: Expansion },
+    /// lka: the answer to `ToLka::Authenticate`.
+    Authenticated { req: ReqId, result: AuthResult },
+    /// lka: the answer to `ToLka::CheckSender`.
+    SenderChecked { req: ReqId, result: SenderCheck },
     /// lka: the reverse DNS name of a client (forward-confirmed or not).
     Rdns {
         req: ReqId,
@@ -85,7 +111,10 @@ impl Message for ToSmtp {
             | ToSmtp::Committed { .. } => from == Role::Queue,
             ToSmtp::OpenSession { .. } => matches!(from, Role::Queue | Role::Control),
             ToSmtp::Verbose(_) => from == Role::Control,
-            ToSmtp::Expanded { .. } | ToSmtp::Rdns { .. } => from == Role::Lka,
+            ToSmtp::Expanded { .. }
+            | ToSmtp::Rdns { .. }
+            | ToSmtp::Authenticated { .. }
+            | ToSmtp::SenderChecked { .. } => from == Role::Lka,
             ToSmtp::Pause | ToSmtp::Resume => matches!(from, Role::Parent | Role::Control),
             ToSmtp::Shutdown => from == Role::Parent,
         }
@@ -106,6 +135,8 @@ impl Message for ToSmtp {
             ToSmtp::Committed { .. } => "Committed",
             ToSmtp::Expanded { .. } => "Expanded",
             ToSmtp::Rdns { .. } => "Rdns",
+            ToSmtp::Authenticated { .. } => "Authenticated",
+            ToSmtp::SenderChecked { .. } => "SenderChecked",
             ToSmtp::OpenSession { .. } => "OpenSession",
             ToSmtp::Verbose(_) => "Verbose",
             ToSmtp::Pause => "Pause",
@@ -128,6 +159,8 @@ impl ToSmtp {
             ToSmtp::MessageCreated { req, .. }
             | ToSmtp::Committed { req, .. }
             | ToSmtp::Expanded { req, .. }
+            | ToSmtp::Authenticated { req, .. }
+            | ToSmtp::SenderChecked { req, .. }
             | ToSmtp::Rdns { req, .. } => Some(*req),
             _ => None,
         }

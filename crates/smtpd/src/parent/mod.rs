@@ -10,6 +10,7 @@ mod host;
 pub use host::server_name;
 mod privileged;
 pub mod setup;
+mod shadow;
 mod spawn;
 mod stop;
 
@@ -106,6 +107,10 @@ fn settle(cli: &Cli, loaded: &Loaded) -> Result<RuntimeConfig> {
         resolver: cli.resolver,
         smtp_timeout: Duration::from_secs(cli.smtp_timeout),
         mx_port: cli.mx_port.unwrap_or(25),
+        shadow: cli
+            .shadow
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("/etc/shadow")),
     })
 }
 

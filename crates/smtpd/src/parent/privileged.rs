@@ -1,6 +1,7 @@
 //! The privileged work the parent does for its children (the seed's
 //! §3.2.9): start a delivery worker as the recipient user for mda, open a
-//! user's `~/.forward` as that user for lka.
+//! user's `~/.forward` as that user for lka, check a system password for
+//! lka (AUTH without a credentials table).
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -11,7 +12,7 @@ use smtpd_ipc::{os, BlockingChannel, Role, Sender};
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tracing::{debug, warn};
 
@@ -25,6 +26,7 @@ pub struct Services {
     foreground: bool,
     mda: Sender<ToMda>,
     lka: Sender<ToLka>,
+    shadow: PathBuf,
 }
 
 impl Services {
@@ -35,6 +37,7 @@ impl Services {
             foreground: rt.foreground,
             mda,
             lka,
+            shadow: rt.shadow.clone(),
         }
     }
 
@@ -69,6 +72,25 @@ impl Services {
                 if let Err(e) = sent {
                     debug!("answering {from}: {e}");
                 }
+            }
+            ToParent::CheckPassword {
+                req,
+                user,
+                password,
+            } => {
+                // Hashing is slow by design: off the parent's event loop.
+                let shadow = self.shadow.clone();
+                let lka = self.lka.clone();
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || {
+                        super::shadow::check(&shadow, &user, &password.0)
+                    })
+                    .await
+                    .unwrap_or(crate::msg::to_smtp::AuthResult::TempFail);
+                    if let Err(e) = lka.send(ToLka::PasswordChecked { req, result }) {
+                        debug!("answering lka: {e}");
+                    }
+                });
             }
             ToParent::OpenForward { req, user } => {
                 let sent = match self.open_forward(&user) {

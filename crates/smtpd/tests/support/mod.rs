@@ -26,6 +26,7 @@ pub mod source;
 pub mod spool;
 pub mod sysusers;
 pub mod test_pki;
+pub mod tls_client;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -8,6 +8,14 @@ pub struct TestPki {
     /// The CA certificate, PEM (what a `ca` statement points at).
     pub ca_pem: String,
     pub server: Arc<rustls::ServerConfig>,
+    /// The server certificate and the CA's, PEM (a `pki … cert` file).
+    pub chain_pem: String,
+    /// The server's private key, PEM (a `pki … key` file).
+    pub key_pem: String,
+    ca_der: CertificateDer<'static>,
+    /// A client certificate the CA signed, and its key.
+    client_chain: Vec<CertificateDer<'static>>,
+    client_key_der: Vec<u8>,
 }
 
 impl TestPki {
@@ -25,6 +33,13 @@ impl TestPki {
                 .unwrap();
         let cert = params.signed_by(&key, &ca).unwrap();
         let chain: Vec<CertificateDer<'static>> = vec![cert.der().clone(), ca.der().clone()];
+        let chain_pem = format!("{}{}", cert.pem(), ca.pem());
+        let client_key = rcgen::KeyPair::generate().unwrap();
+        let mut client_params =
+            rcgen::CertificateParams::new(vec!["client.test".to_string()]).unwrap();
+        client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
+        let key_pem = key.serialize_pem();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let server = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -37,6 +52,58 @@ impl TestPki {
         TestPki {
             ca_pem: ca.pem(),
             server: Arc::new(server),
+            chain_pem,
+            key_pem,
+            ca_der: ca.der().clone(),
+            client_chain: vec![client_cert.der().clone()],
+            client_key_der: client_key.serialize_der(),
         }
+    }
+
+    /// A client configuration that trusts this CA and shows the client
+    /// certificate it signed.
+    pub fn client_with_cert(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.client_key_der.clone()));
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(self.client_chain.clone(), key)
+            .unwrap(),
+        )
+    }
+
+    /// A client configuration that trusts this CA only.
+    pub fn client(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+        )
+    }
+
+    /// Write the certificate chain and key as `DIR/NAME.crt` and
+    /// `DIR/NAME.key`; returns the `pki` statements that declare them.
+    pub fn write_pki(&self, dir: &std::path::Path, name: &str) -> String {
+        let crt = dir.join(format!("{name}.crt"));
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&crt, &self.chain_pem).unwrap();
+        std::fs::write(&key, &self.key_pem).unwrap();
+        format!(
+            "pki {name} cert \"{}\"\npki {name} key \"{}\"\n",
+            crt.display(),
+            key.display()
+        )
     }
 }

@@ -8,6 +8,7 @@
 //! Requests are independent, so each runs as its own task; the only thing
 //! they wait on besides DNS is the parent opening a `~/.forward`.
 
+mod auth;
 mod dns;
 mod expand;
 mod relay;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use tracing::warn;
 
 use crate::child::{on_closed, ChildSetup, Ctx, Flow};
+use crate::msg::to_smtp::AuthResult;
 use crate::msg::{HasShutdown, RuntimeConfig, ToLka, ToMda, ToMta, ToParent, ToSmtp, UserInfo};
 use crate::peers::Peers;
 use crate::pending::Pending;
@@ -105,6 +107,43 @@ impl Lka {
                     forward_confirmed,
                 })
             }
+            ToLka::Authenticate {
+                req,
+                table,
+                user,
+                password,
+            } => {
+                let result = match table {
+                    None => self.system_password(user, password).await,
+                    Some(table) => match auth::stored_hash(&self.tables, &table, &user) {
+                        Ok(stored) => tokio::task::spawn_blocking(move || {
+                            crate::passwords::check(&user, &password.0, stored.as_deref())
+                        })
+                        .await
+                        .unwrap_or(AuthResult::TempFail),
+                        Err(e) => {
+                            warn!("lka: auth: table {table}: {e}");
+                            AuthResult::TempFail
+                        }
+                    },
+                };
+                self.peers
+                    .smtp()
+                    .send(ToSmtp::Authenticated { req, result })
+            }
+            ToLka::CheckSender {
+                req,
+                table,
+                user,
+                sender,
+            } => {
+                let delim = self.rt.config.smtp.sub_addr_delim;
+                let result =
+                    auth::sender_allowed(&self.tables, &table, &user, sender.as_ref(), delim);
+                self.peers
+                    .smtp()
+                    .send(ToSmtp::SenderChecked { req, result })
+            }
             ToLka::UserInfo {
                 req,
                 userbase,
@@ -135,10 +174,32 @@ impl Lka {
                 self.peers.mta().send(ToMta::Source { req, result })
             }
             // Verbose is applied on arrival (`logging::apply_verbose`).
-            ToLka::Forward { .. } | ToLka::Verbose(_) | ToLka::Shutdown => Ok(()),
+            ToLka::Forward { .. }
+            | ToLka::PasswordChecked { .. }
+            | ToLka::Verbose(_)
+            | ToLka::Shutdown => Ok(()),
         };
         if let Err(e) = sent {
             warn!("lka: answering: {e}");
+        }
+    }
+
+    /// A system password: only the parent may read the shadow file.
+    async fn system_password(&self, user: String, password: crate::msg::Secret) -> AuthResult {
+        let (req, rx) = self.forwards.register();
+        let sent = self.peers.parent().send(ToParent::CheckPassword {
+            req,
+            user,
+            password,
+        });
+        if let Err(e) = sent {
+            warn!("lka: auth: asking the parent: {e}");
+            self.forwards.cancel(req);
+            return AuthResult::TempFail;
+        }
+        match rx.await {
+            Ok((ToLka::PasswordChecked { result, .. }, _)) => result,
+            _ => AuthResult::TempFail,
         }
     }
 

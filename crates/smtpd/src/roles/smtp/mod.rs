@@ -11,7 +11,9 @@
 mod address;
 mod pool;
 mod received;
+mod sasl;
 mod session;
+mod tls;
 
 use anyhow::{Context, Result};
 use smtpd_ipc::Inbound;
@@ -59,13 +61,19 @@ pub struct Shared {
     pub needs_rdns: bool,
     /// Incoming messages created ahead of need.
     pub pool: std::sync::Mutex<pool::Pool>,
+    /// The TLS configurations of the TLS listeners.
+    pub tls: tls::ServerTls,
 }
 
 pub fn main(mut setup: ChildSetup) -> Result<()> {
     let (fd_budget, pool_batch) = raise_fd_limit();
     let listeners = std::mem::take(&mut setup.listeners);
+    // Keys are readable by root only and the chroot is empty: read them
+    // all now.
+    let tls = tls::ServerTls::load(&setup.rt.config, &setup.rt.hostname)
+        .context("setting up TLS for the listeners")?;
     setup.drop_privileges()?;
-    setup.run::<ToSmtp, _, _>(move |ctx| run(ctx, listeners, fd_budget, pool_batch))
+    setup.run::<ToSmtp, _, _>(move |ctx| run(ctx, listeners, fd_budget, pool_batch, tls))
 }
 
 /// Descriptors kept free beyond those open at start: the runtime's own
@@ -113,6 +121,7 @@ async fn run(
     listeners: Vec<(usize, SocketAddr, OwnedFd)>,
     fd_budget: usize,
     pool_batch: usize,
+    tls: tls::ServerTls,
 ) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (pause_tx, pause_rx) = watch::channel(ctx.rt.paused.contains(&Subsystem::Smtp));
@@ -132,6 +141,7 @@ async fn run(
                 .any(|c| matches!(c.cond, smtpd_config::Cond::FromRdns(_)))
         }),
         pool: std::sync::Mutex::new(pool::Pool::new(pool_batch)),
+        tls,
     });
     {
         let queue = shared.peers.queue();

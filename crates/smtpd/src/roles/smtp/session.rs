@@ -6,7 +6,7 @@
 //! gathered and written together before the session waits for input again
 //! (RFC 2920).
 
-use smtpd_config::Listener;
+use smtpd_config::{Listener, ListenerTls};
 use smtpd_ipc::ChannelError;
 use smtpd_proto::{
     parse_command, start_data, BdatReceiver, Capabilities, Command, CommandBuffer, ContentLimits,
@@ -26,10 +26,15 @@ use tracing::{info, warn};
 
 use super::address;
 use super::received::{self, Trace};
+use super::sasl;
+use super::tls::{self, Conn, Upgrade};
 use super::Shared;
 use crate::msg::to_smtp::{Expansion, QueueFailure};
 use crate::msg::{ClientAddr, ReqId, SessionInfo, ToLka, ToQueue, ToSmtp, TxInfo};
 use crate::pending::Reply as PendingReply;
+
+mod auth;
+mod starttls;
 
 /// How long a session waits for another process to answer.
 const IPC_TIMEOUT: Duration = Duration::from_secs(120);
@@ -98,7 +103,31 @@ pub async fn run(
         "smtp.session.inet6"
     };
     crate::stats::updates(&sh.peers, &[("smtp.session", 1), (family, 1)]);
-    let mut s = Session::new(sh, stream, conf, listener, ClientAddr::Inet(peer.ip()), id);
+    let mut conn = Conn::Plain(stream);
+    let smtps = matches!(conf.tls, ListenerTls::Smtps { .. });
+    let mut tls_desc = None;
+    if smtps {
+        // Implicit TLS (RFC 8314): the handshake comes before the banner.
+        let Some((tcp, acceptor)) = conn.take_plain().zip(sh.tls.acceptor(listener)) else {
+            warn!("{id:016x} smtp: no TLS configuration for listener {listener}");
+            return;
+        };
+        match tls::accept(&acceptor, tcp, sh.rt.smtp_timeout).await {
+            Ok((s, desc)) => {
+                conn.put_tls(s);
+                tls_desc = Some(desc);
+            }
+            Err(e) => {
+                info!("{id:016x} smtp disconnected reason=tls-error: {e}");
+                crate::stats::update(&sh.peers, "smtp.session", -1);
+                return;
+            }
+        }
+    }
+    let mut s = Session::new(sh, conn, conf, listener, ClientAddr::Inet(peer.ip()), id);
+    if let Some(desc) = tls_desc {
+        s.secured(&desc);
+    }
     s.start_rdns(peer);
     s.serve_to_end().await;
 }
@@ -107,7 +136,7 @@ pub async fn run(
 /// (the seed's §4.5) come through a socket pair, not a listener. The
 /// session is the local enqueue socket's (`listen on socket`, or its
 /// default): `from local` and `from socket` rules apply, no reverse DNS.
-pub async fn run_local<S: AsyncRead + AsyncWrite + Unpin>(sh: Arc<Shared>, stream: S) {
+pub async fn run_local<S: AsyncRead + AsyncWrite + Unpin + Upgrade>(sh: Arc<Shared>, stream: S) {
     let conf = sh.rt.config.socket_listener();
     let index = sh
         .rt
@@ -189,6 +218,8 @@ struct Session<S> {
     /// The command being answered, as the failed-command log shows it;
     /// `None` for replies that answer no command (timeouts, shutdown).
     current: Option<String>,
+    /// An AUTH exchange waits for the client's response line.
+    sasl: Option<sasl::Step>,
 }
 
 fn now() -> u64 {
@@ -222,10 +253,12 @@ enum Next {
     Continue,
     Data,
     Bdat,
+    /// STARTTLS was accepted: the handshake comes next.
+    StartTls,
     Close(&'static str),
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     fn new(
         sh: Arc<Shared>,
         stream: S,
@@ -240,6 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             .unwrap_or_else(|| sh.rt.hostname.clone());
         let mut caps = Capabilities::server_default(sh.rt.config.smtp.max_message_size);
         caps.dsn = !conf.no_dsn;
+        caps.starttls = matches!(conf.tls, ListenerTls::StartTls { .. });
         Session {
             info: SessionInfo {
                 id,
@@ -267,6 +301,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             caps,
             pending_discard: None,
             current: None,
+            sasl: None,
         }
     }
 
@@ -276,6 +311,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         if let Some(tx) = self.tx.take() {
             self.rollback(tx);
         }
+        // TLS ends with a close_notify (clients otherwise see a truncation);
+        // a peer that does not read gets no more than a moment.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
         info!("{} smtp disconnected reason={reason}", self.id());
         crate::stats::update(&self.sh.peers, "smtp.session", -1);
     }
@@ -342,6 +380,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     async fn flush(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
+            // TLS holds what it encrypts until flushed.
+            self.stream.flush().await?;
             self.out.clear();
         }
         Ok(())
@@ -374,6 +414,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 let next = match next {
                     Next::Data => self.data().await,
                     Next::Bdat => self.bdat().await,
+                    Next::StartTls => self.starttls().await,
                     other => other,
                 };
                 if let Next::Close(why) = next {
@@ -426,6 +467,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     async fn command(&mut self, line: &[u8]) -> Next {
+        if let Some(step) = self.sasl.take() {
+            return self.sasl_line(step, line).await;
+        }
         self.current = Some(loggable(line));
         let cmd = match parse_command(line, &self.parse_options()) {
             Ok(c) => c,
@@ -496,20 +540,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.reply(r(502, (5, 5, 1), "EXPN is disabled"));
                 Next::Continue
             }
-            Command::StartTls => {
-                self.errors += 1;
-                self.reply(r(502, (5, 5, 1), "TLS is not available on this listener"));
-                Next::Continue
-            }
-            Command::Auth { .. } => {
-                self.errors += 1;
-                self.reply(r(
-                    503,
-                    (5, 5, 1),
-                    "Authentication is not available on this listener",
-                ));
-                Next::Continue
-            }
+            Command::StartTls => self.start_tls(),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(&mechanism, initial_response.as_deref()).await,
         }
     }
 
@@ -563,6 +598,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         if self.tx.is_some() {
             self.errors += 1;
             return self.reply(r(503, (5, 5, 1), "Sender already specified"));
+        }
+        if let Some(refusal) = self.not_secure_enough() {
+            self.errors += 1;
+            return self.reply(refusal);
+        }
+        let sender = m.sender.clone().map(address::canonical);
+        if let Some(refusal) = self.sender_refused(sender.as_ref()).await {
+            if refusal.code >= 500 {
+                self.errors += 1;
+            }
+            return self.reply(refusal);
         }
         if self.mails >= self.sh.rt.config.smtp.max_mails {
             return self.reply(r(452, (4, 5, 3), "Too many messages sent"));
