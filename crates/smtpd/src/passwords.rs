@@ -1,7 +1,9 @@
 //! Password hashes in the crypt(3) formats OpenSMTPD's `crypt_checkpass`
 //! accepts, shared by lka (credentials tables) and the parent (the system's
-//! passwords): SHA-crypt (`$5$`, `$6$`) and bcrypt (`$2a$`, `$2b$`,
-//! `$2y$`). Anything else is refused, with a warning naming the user.
+//! passwords): SHA-crypt (`$5$`, `$6$`), bcrypt (`$2a$`, `$2b$`, `$2y$`)
+//! and yescrypt (`$y$`, the default of /etc/shadow on Debian since 11 and
+//! on Ubuntu, Fedora and Arch). Anything else is refused, with a warning
+//! naming the user.
 //! Checking is CPU-bound by design: callers run it off their runtime's
 //! threads.
 
@@ -27,7 +29,7 @@ pub fn check(user: &str, password: &str, stored: Option<&str>) -> AuthResult {
         Some(false) => AuthResult::Failed,
         None => {
             warn!(
-                "auth: the password of {} is not a hash we know ($5$, $6$, $2b$)",
+                "auth: the password of {} is not a hash we know ($5$, $6$, $2b$, $y$)",
                 user.escape_default()
             );
             AuthResult::Failed
@@ -46,6 +48,13 @@ pub fn verify(password: &str, hash: &str) -> Option<bool> {
     }
     if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
         return Some(bcrypt::verify(password, hash).unwrap_or(false));
+    }
+    if hash.starts_with("$y$") {
+        return Some(
+            yescrypt::Yescrypt::default()
+                .verify_password(password.as_bytes(), hash)
+                .is_ok(),
+        );
     }
     None
 }
@@ -75,6 +84,18 @@ mod tests {
         assert_eq!(verify("U*V", BCRYPT), Some(false));
         let y = BCRYPT.replace("$2b$", "$2y$");
         assert_eq!(verify("U*U", &y), Some(true));
+    }
+
+    #[test]
+    fn yescrypt_hashes_verify() {
+        // Made by the system's libxcrypt: crypt("s3cret",
+        // "$y$j9T$F5Jx5fExrKuJdk5HYvUSs1$"), j9T being the parameters
+        // Debian's passwd uses.
+        const YESCRYPT: &str =
+            "$y$j9T$F5Jx5fExrKuJdk5HYvUSs1$IXBZSK/h5xLlPQAo/VU3cknuetgxlqDyGvgrlCWa3c4";
+        assert_eq!(verify("s3cret", YESCRYPT), Some(true));
+        assert_eq!(verify("s3cre", YESCRYPT), Some(false));
+        assert_eq!(verify("s3cret", "$y$j9T$broken"), Some(false));
     }
 
     #[test]

@@ -338,7 +338,8 @@ fn auth_without_a_table_checks_the_system_passwords() {
     let pki = TestPki::new();
     // The parent reads the shadow file (`--shadow` stands in for
     // /etc/shadow): alice has a SHA-crypt hash, bob's account is locked,
-    // carol's hash is yescrypt, which we cannot check.
+    // carol's hash is yescrypt (Debian's default, made by the system's
+    // libxcrypt for "s3cret"), dave's is MD5-crypt, which we do not take.
     let (server, _files) = start_args(&pki, "tls pki localhost auth", "", |dir| {
         let shadow = dir.join("shadow");
         std::fs::write(
@@ -347,7 +348,8 @@ fn auth_without_a_table_checks_the_system_passwords() {
                 "root:*:19000:0:99999:7:::\n\
                  alice:{ALICE_HASH}:19000:0:99999:7:::\n\
                  bob:!{ALICE_HASH}:19000:0:99999:7:::\n\
-                 carol:$y$j9T$abcdefghijklmnopqrstu/$abcdefghijklmnopqrstuvwxyz0123456789ABCDE:19000::::::\n"
+                 carol:{CAROL_YESCRYPT}:19000::::::\n\
+                 dave:$1$abcdefgh$abcdefghijklmnopqrstuv:19000::::::\n"
             ),
         )
         .unwrap();
@@ -355,7 +357,12 @@ fn auth_without_a_table_checks_the_system_passwords() {
     });
     let (mut c, ehlo) = over_tls(&server, &pki);
     assert!(has(&ehlo, "AUTH"), "{ehlo:?}");
-    for (user, password) in [("bob", "s3cret"), ("carol", "s3cret"), ("alice", "wrong")] {
+    for (user, password) in [
+        ("bob", "s3cret"),
+        ("carol", "wrong"),
+        ("dave", "s3cret"),
+        ("alice", "wrong"),
+    ] {
         let r = c.cmd(&format!("AUTH PLAIN {}", plain(user, password)));
         assert_eq!(r.code, 535, "{user}: {r:?}");
     }
@@ -364,12 +371,19 @@ fn auth_without_a_table_checks_the_system_passwords() {
     let r = c.send_mail("alice@local.test", &["bob@local.test"], "system password");
     assert_eq!(r.code, 250, "{r:?}");
     wait_maildir(&server.path("mail/bob"), 1);
+    let (mut c, _) = over_tls(&server, &pki);
+    let r = c.cmd(&format!("AUTH PLAIN {}", plain("carol", "s3cret")));
+    assert_eq!(r.code, 235, "carol (yescrypt): {r:?}");
     let log = server.log.text();
     assert!(
-        log.contains("the password of carol is not a hash we know"),
+        log.contains("the password of dave is not a hash we know"),
         "{log}"
     );
 }
+
+/// `crypt("s3cret", "$y$j9T$F5Jx5fExrKuJdk5HYvUSs1$")` by libxcrypt.
+const CAROL_YESCRYPT: &str =
+    "$y$j9T$F5Jx5fExrKuJdk5HYvUSs1$IXBZSK/h5xLlPQAo/VU3cknuetgxlqDyGvgrlCWa3c4";
 
 #[test]
 fn an_unreadable_password_source_fails_temporarily() {
