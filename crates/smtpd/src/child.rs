@@ -33,6 +33,8 @@ pub struct ChildSetup {
     pub listeners: Vec<(usize, SocketAddr, OwnedFd)>,
     /// control: the bound control socket.
     pub control_socket: Option<OwnedFd>,
+    /// mfa: each filter process's name, stdin and stdout.
+    pub filter_procs: Vec<(String, OwnedFd, OwnedFd)>,
 }
 
 /// What a role's event loop works with.
@@ -89,11 +91,12 @@ fn handshake(role: Role, ipc_fd: Option<i32>) -> Result<ChildSetup> {
         peers: Vec::new(),
         listeners: Vec::new(),
         control_socket: None,
+        filter_procs: Vec::new(),
     };
     loop {
         let (msg, mut fds): (Bootstrap, Vec<OwnedFd>) =
             setup.parent.recv(Role::Parent).with_context(channel)?;
-        let mut one = || {
+        let one = |fds: &mut Vec<OwnedFd>| {
             fds.pop()
                 .ok_or_else(|| anyhow!("handshake message without its descriptor"))
         };
@@ -102,10 +105,18 @@ fn handshake(role: Role, ipc_fd: Option<i32>) -> Result<ChildSetup> {
                 if !smtpd_ipc::role::may_talk(role, peer) {
                     bail!("parent offered a channel to {peer}, which {role} may not talk to");
                 }
-                setup.peers.push((peer, one()?));
+                setup.peers.push((peer, one(&mut fds)?));
             }
-            Bootstrap::Listener { index, addr } => setup.listeners.push((index, addr, one()?)),
-            Bootstrap::ControlSocket => setup.control_socket = Some(one()?),
+            Bootstrap::Listener { index, addr } => {
+                setup.listeners.push((index, addr, one(&mut fds)?))
+            }
+            Bootstrap::ControlSocket => setup.control_socket = Some(one(&mut fds)?),
+            Bootstrap::FilterProc { name } => {
+                let (Some(stdout), Some(stdin)) = (fds.pop(), fds.pop()) else {
+                    bail!("filter {name} handed over without its descriptors");
+                };
+                setup.filter_procs.push((name, stdin, stdout));
+            }
             Bootstrap::Go => return Ok(setup),
             Bootstrap::Setup { .. } => bail!("second Setup in the handshake"),
         }

@@ -83,5 +83,10 @@ pub enum Bootstrap {
     },
     /// Carries one descriptor: the bound control socket (control only).
     ControlSocket,
+    /// Carries two descriptors, in order: the write end of the filter
+    /// process `name`'s stdin and the read end of its stdout (mfa only).
+    FilterProc {
+        name: String,
+    },
     Go,
 }

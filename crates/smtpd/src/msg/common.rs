@@ -43,6 +43,9 @@ pub struct SessionInfo {
     pub client: ClientAddr,
     /// Reverse DNS of the client, if it has one.
     pub rdns: Option<String>,
+    /// The reverse DNS name resolves back to the client's address.
+    #[serde(default)]
+    pub fcrdns: bool,
     pub helo: String,
     /// The user the client authenticated as.
     pub auth_user: Option<String>,

@@ -1,14 +1,43 @@
-//! What the mail filter agent accepts. Filters (the `filter` statements)
-//! come with their own issue; the process exists now, wired to smtp,
-//! control and the parent, so that adding them changes no other role.
+//! What the mail filter agent accepts: the smtp process's filter requests
+//! and reports for the sessions of listeners with a `filter`, and the
+//! usual orders from the parent and control.
 
 use serde::{Deserialize, Serialize};
+use smtpd_config::FilterPhase;
 use smtpd_ipc::{Message, Role};
 
-use super::HasShutdown;
+use super::{HasShutdown, ReqId, SessionInfo};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToMfa {
+    /// smtp: run the session's filter chain for one phase; `param` is what
+    /// the phase is about (the client address at connect, the HELO name,
+    /// the address of MAIL/RCPT, empty for data and commit). Answered by
+    /// `ToSmtp::Filtered`.
+    Filter {
+        req: ReqId,
+        session: Box<SessionInfo>,
+        phase: FilterPhase,
+        param: String,
+        /// The transaction's sender, for `mail-from` conditions after MAIL.
+        mail_from: Option<String>,
+    },
+    /// smtp: an event for the `report|…` lines of the session's filter
+    /// processes (`link-connect`, `tx-mail`, …), with its fields already
+    /// in the protocol's order. No answer.
+    Report {
+        session: Box<SessionInfo>,
+        event: String,
+        fields: Vec<String>,
+    },
+    /// smtp: the message of a transaction (its content with dot-stuffing
+    /// undone, CRLF line ends) for the `data-line` filters of the session.
+    /// Answered by `ToSmtp::FilteredData`.
+    Data {
+        req: ReqId,
+        session: Box<SessionInfo>,
+        content: Vec<u8>,
+    },
     /// control: `smtpctl log verbose|brief`.
     Verbose(bool),
     /// parent: stop.
@@ -18,6 +47,7 @@ pub enum ToMfa {
 impl Message for ToMfa {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
+            ToMfa::Filter { .. } | ToMfa::Report { .. } | ToMfa::Data { .. } => from == Role::Smtp,
             ToMfa::Verbose(_) => from == Role::Control,
             ToMfa::Shutdown => from == Role::Parent,
         }
@@ -32,6 +62,9 @@ impl Message for ToMfa {
 
     fn name(&self) -> &'static str {
         match self {
+            ToMfa::Filter { .. } => "Filter",
+            ToMfa::Report { .. } => "Report",
+            ToMfa::Data { .. } => "Data",
             ToMfa::Verbose(_) => "Verbose",
             ToMfa::Shutdown => "Shutdown",
         }

@@ -55,6 +55,21 @@ pub enum SenderCheck {
     TempFail,
 }
 
+/// The filter chain's decision for one phase of a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FilterVerdict {
+    /// Go on as if there were no filter.
+    Proceed,
+    /// Go on; the message gets `X-Spam: Yes`.
+    Junk,
+    /// Refuse the command with this reply (a 421 also ends the session).
+    Reject { code: u16, text: String },
+    /// Say this reply and end the session.
+    Disconnect { code: u16, text: String },
+    /// Go on with this parameter instead of the client's (MAIL, RCPT).
+    Rewrite(String),
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToSmtp {
     /// queue: a message was created for the transaction. Carries one
@@ -92,6 +107,14 @@ pub enum ToSmtp {
     /// other end. control: the same for `sendmail` (OpenSMTPD's
     /// `CTL_SMTP_SESSION`), answered by `ToControl::SessionOpened`.
     OpenSession { req: ReqId },
+    /// mfa: the answer to `ToMfa::Filter`.
+    Filtered { req: ReqId, verdict: FilterVerdict },
+    /// mfa: the answer to `ToMfa::Data`: the content as the `data-line`
+    /// filters returned it, or the reply refusing the message.
+    FilteredData {
+        req: ReqId,
+        result: Result<Vec<u8>, FilterVerdict>,
+    },
     /// control: `smtpctl log verbose|brief`.
     Verbose(bool),
     /// parent/control: stop accepting new sessions.
@@ -115,6 +138,7 @@ impl Message for ToSmtp {
             | ToSmtp::Rdns { .. }
             | ToSmtp::Authenticated { .. }
             | ToSmtp::SenderChecked { .. } => from == Role::Lka,
+            ToSmtp::Filtered { .. } | ToSmtp::FilteredData { .. } => from == Role::Mfa,
             ToSmtp::Pause | ToSmtp::Resume => matches!(from, Role::Parent | Role::Control),
             ToSmtp::Shutdown => from == Role::Parent,
         }
@@ -138,6 +162,8 @@ impl Message for ToSmtp {
             ToSmtp::Authenticated { .. } => "Authenticated",
             ToSmtp::SenderChecked { .. } => "SenderChecked",
             ToSmtp::OpenSession { .. } => "OpenSession",
+            ToSmtp::Filtered { .. } => "Filtered",
+            ToSmtp::FilteredData { .. } => "FilteredData",
             ToSmtp::Verbose(_) => "Verbose",
             ToSmtp::Pause => "Pause",
             ToSmtp::Resume => "Resume",
@@ -161,6 +187,8 @@ impl ToSmtp {
             | ToSmtp::Expanded { req, .. }
             | ToSmtp::Authenticated { req, .. }
             | ToSmtp::SenderChecked { req, .. }
+            | ToSmtp::Filtered { req, .. }
+            | ToSmtp::FilteredData { req, .. }
             | ToSmtp::Rdns { req, .. } => Some(*req),
             _ => None,
         }

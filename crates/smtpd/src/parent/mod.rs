@@ -6,6 +6,7 @@
 //! `~/.forward`) and watches its children: a child that dies stops the
 //! whole server with a non-zero status; SIGTERM/SIGINT stop it in order.
 
+mod filters;
 mod host;
 pub use host::server_name;
 mod privileged;
@@ -181,6 +182,7 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
     }
     let control_socket = setup::bind_control(&runtime.paths.socket, runtime.privileged)?;
 
+    let filters = filters::start(&runtime)?;
     let mut started = Vec::new();
     for role in Role::CHILDREN {
         started.push(spawn::start(role)?);
@@ -192,6 +194,7 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
         spawn::Extras {
             listeners,
             control_socket: Some(control_socket),
+            filters,
         },
     )?;
 

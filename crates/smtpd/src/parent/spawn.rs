@@ -58,6 +58,8 @@ pub fn start(role: Role) -> Result<Started> {
 pub struct Extras {
     pub listeners: Vec<(usize, SocketAddr, OwnedFd)>,
     pub control_socket: Option<OwnedFd>,
+    /// mfa: the filter processes' stdin and stdout.
+    pub filters: Vec<super::filters::Started>,
 }
 
 /// The handshake with every child: Setup, then one socketpair per pair of
@@ -105,6 +107,13 @@ pub fn handshake(children: &mut [Started], runtime: &RuntimeConfig, extras: Extr
     }
     if let (Some(&i), Some(fd)) = (index.get(&Role::Control), extras.control_socket) {
         children[i].channel.send(&Bootstrap::ControlSocket, &[fd])?;
+    }
+    if let Some(&i) = index.get(&Role::Mfa) {
+        for (name, stdin, stdout) in extras.filters {
+            children[i]
+                .channel
+                .send(&Bootstrap::FilterProc { name }, &[stdin, stdout])?;
+        }
     }
     for c in children.iter_mut() {
         c.channel

@@ -3,11 +3,9 @@
 //! does and whom it talks to.
 
 use anyhow::Result;
-use smtpd_ipc::{Inbound, Message, Role};
-use std::os::fd::OwnedFd;
+use smtpd_ipc::Role;
 
-use crate::child::{on_closed, ChildSetup, Ctx, Flow};
-use crate::msg::HasShutdown;
+use crate::child::ChildSetup;
 
 pub mod control;
 pub mod lka;
@@ -31,25 +29,4 @@ pub fn main(setup: ChildSetup) -> Result<()> {
         Role::Control => control::main(setup),
         Role::Parent => anyhow::bail!("the parent is not a child role"),
     }
-}
-
-/// The plain event loop: take inbox messages one at a time and hand them to
-/// `handle`, until the parent says stop (or goes away), `handle` says stop,
-/// or a channel fails.
-pub async fn serve<In, F>(ctx: &mut Ctx<In>, mut handle: F) -> Result<()>
-where
-    In: Message + HasShutdown,
-    F: FnMut(Role, In, Vec<OwnedFd>) -> Result<Flow>,
-{
-    while let Some(ev) = ctx.inbox.recv().await {
-        let flow = match ev {
-            Inbound::Closed { from, error } => on_closed(ctx.role, from, error)?,
-            Inbound::Msg { msg, .. } if msg.is_shutdown() => Flow::Stop,
-            Inbound::Msg { from, msg, fds } => handle(from, msg, fds)?,
-        };
-        if flow == Flow::Stop {
-            break;
-        }
-    }
-    Ok(())
 }

@@ -6,7 +6,7 @@
 //! gathered and written together before the session waits for input again
 //! (RFC 2920).
 
-use smtpd_config::{Listener, ListenerTls};
+use smtpd_config::{FilterPhase, Listener, ListenerTls};
 use smtpd_ipc::ChannelError;
 use smtpd_proto::{
     parse_command, start_data, BdatReceiver, Capabilities, Command, CommandBuffer, ContentLimits,
@@ -29,11 +29,12 @@ use super::received::{self, Trace};
 use super::sasl;
 use super::tls::{self, Conn, Upgrade};
 use super::Shared;
-use crate::msg::to_smtp::{Expansion, QueueFailure};
+use crate::msg::to_smtp::{Expansion, FilterVerdict, QueueFailure};
 use crate::msg::{ClientAddr, ReqId, SessionInfo, ToLka, ToQueue, ToSmtp, TxInfo};
 use crate::pending::Reply as PendingReply;
 
 mod auth;
+mod filters;
 mod starttls;
 
 /// How long a session waits for another process to answer.
@@ -125,6 +126,7 @@ pub async fn run(
         }
     }
     let mut s = Session::new(sh, conn, conf, listener, ClientAddr::Inet(peer.ip()), id);
+    s.local = local.to_string();
     if let Some(desc) = tls_desc {
         s.secured(&desc);
     }
@@ -171,6 +173,8 @@ struct Tx {
     /// Size of the BDAT chunk being received.
     chunk_size: u64,
     data_started: bool,
+    /// A filter said `junk`: the message gets `X-Spam: Yes`.
+    junk: bool,
     /// Counts this transaction's descriptor in the process's budget.
     _slot: TxSlot,
 }
@@ -220,6 +224,11 @@ struct Session<S> {
     current: Option<String>,
     /// An AUTH exchange waits for the client's response line.
     sasl: Option<sasl::Step>,
+    /// A filter said `junk` before MAIL: every message of the session
+    /// gets `X-Spam: Yes`.
+    junk: bool,
+    /// Our address, as the filters' `link-connect` report gives it.
+    local: String,
 }
 
 fn now() -> u64 {
@@ -274,6 +283,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         let mut caps = Capabilities::server_default(sh.rt.config.smtp.max_message_size);
         caps.dsn = !conf.no_dsn;
         caps.starttls = matches!(conf.tls, ListenerTls::StartTls { .. });
+        // The data-line filters see messages that come with DATA: a
+        // filtered listener does not offer BDAT.
+        caps.chunking &= conf.filter.is_none();
         Session {
             info: SessionInfo {
                 id,
@@ -281,6 +293,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                 tag: conf.tag.clone(),
                 client,
                 rdns: None,
+                fcrdns: false,
                 helo: String::new(),
                 auth_user: None,
                 tls: false,
@@ -302,6 +315,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             pending_discard: None,
             current: None,
             sasl: None,
+            junk: false,
+            local: "local".to_string(),
         }
     }
 
@@ -311,6 +326,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         if let Some(tx) = self.tx.take() {
             self.rollback(tx);
         }
+        self.report("link-disconnect", Vec::new());
         // TLS ends with a close_notify (clients otherwise see a truncation);
         // a peer that does not read gets no more than a moment.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
@@ -354,7 +370,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                 .and_then(|r| r.ok())
         };
         match got {
-            Some((ToSmtp::Rdns { name, .. }, _)) => self.info.rdns = name,
+            Some((
+                ToSmtp::Rdns {
+                    name,
+                    forward_confirmed,
+                    ..
+                },
+                _,
+            )) => {
+                self.info.rdns = name;
+                self.info.fcrdns = forward_confirmed;
+            }
             Some(_) => {}
             None if wait.is_zero() => self.rdns = Some(rx),
             None => {}
@@ -388,6 +414,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     }
 
     async fn serve(&mut self) -> &'static str {
+        if let Some(why) = self.connect_filter().await {
+            return why;
+        }
         let banner = format!("{} ESMTP smtpd", self.info.smtpname);
         self.reply(Reply::new(220, None, banner));
         let mut buf = vec![0u8; READ_CHUNK];
@@ -483,18 +512,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             Command::Helo(name) | Command::Ehlo(name) | Command::Lhlo(name) => {
                 let esmtp = !matches!(line.first(), Some(b'h' | b'H'))
                     || line.len() > 4 && line[..4].eq_ignore_ascii_case(b"EHLO");
-                self.hello(name, esmtp);
-                Next::Continue
+                self.hello(name, esmtp).await
             }
-            Command::Mail(m) => {
-                self.mail(m).await;
-                Next::Continue
-            }
-            Command::Rcpt(rc) => {
-                self.rcpt(rc).await;
-                Next::Continue
-            }
-            Command::Data => self.start_data(),
+            Command::Mail(m) => self.mail(m).await,
+            Command::Rcpt(rc) => self.rcpt(rc).await,
+            Command::Data => self.start_data().await,
             Command::Bdat { size, last } => self.start_bdat(size, last),
             Command::Rset => {
                 self.useless += 1;
@@ -548,11 +570,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         }
     }
 
-    fn hello(&mut self, name: String, esmtp: bool) {
+    async fn hello(&mut self, name: String, esmtp: bool) -> Next {
         self.useless += 1;
         if let Some(tx) = self.tx.take() {
             self.rollback(tx);
         }
+        let phase = if esmtp {
+            FilterPhase::Ehlo
+        } else {
+            FilterPhase::Helo
+        };
+        let verdict = self.filter(phase, &name).await;
+        if let Some(next) = self.refused(&verdict) {
+            return next;
+        }
+        self.report(
+            "link-identify",
+            vec![
+                if esmtp { "EHLO" } else { "HELO" }.to_string(),
+                name.clone(),
+            ],
+        );
         self.info.helo = name.clone();
         self.esmtp = esmtp;
         let client = match &self.info.client {
@@ -569,6 +607,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         } else {
             self.reply(Reply::new(250, None, greeting));
         }
+        Next::Continue
     }
 
     async fn ask(
@@ -590,19 +629,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         }
     }
 
-    async fn mail(&mut self, m: MailFrom) {
+    async fn mail(&mut self, mut m: MailFrom) -> Next {
         if self.info.helo.is_empty() {
             self.errors += 1;
-            return self.reply(r(503, (5, 5, 1), "Polite people say HELO first"));
+            self.reply(r(503, (5, 5, 1), "Polite people say HELO first"));
+            return Next::Continue;
         }
         if self.tx.is_some() {
             self.errors += 1;
-            return self.reply(r(503, (5, 5, 1), "Sender already specified"));
+            self.reply(r(503, (5, 5, 1), "Sender already specified"));
+            return Next::Continue;
         }
         if let Some(refusal) = self.not_secure_enough() {
             self.errors += 1;
-            return self.reply(refusal);
+            self.reply(refusal);
+            return Next::Continue;
         }
+        let given = m.sender.as_ref().map(|a| a.to_string()).unwrap_or_default();
+        let verdict = self.filter(FilterPhase::MailFrom, &given).await;
+        // `junk` here marks the transaction about to open, not the session.
+        let junk = verdict == FilterVerdict::Junk;
+        if !junk {
+            if let Some(next) = self.refused(&verdict) {
+                return next;
+            }
+        }
+        if let FilterVerdict::Rewrite(v) = &verdict {
+            m.sender = MailAddr::parse(v).ok();
+        }
+        self.open_tx(m, junk).await;
+        Next::Continue
+    }
+
+    async fn open_tx(&mut self, m: MailFrom, junk: bool) {
         let sender = m.sender.clone().map(address::canonical);
         if let Some(refusal) = self.sender_refused(sender.as_ref()).await {
             if refusal.code >= 500 {
@@ -700,26 +759,65 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             bdat: None,
             chunk_size: 0,
             data_started: false,
+            junk,
             _slot: TxSlot::take(&self.sh),
         });
+        self.report("tx-begin", vec![msgid.to_string()]);
+        self.report(
+            "tx-mail",
+            vec![msgid.to_string(), "ok".to_string(), self.sender_text()],
+        );
         self.reply(r(250, (2, 0, 0), "Ok"));
     }
 
-    async fn rcpt(&mut self, rc: RcptTo) {
+    fn sender_text(&self) -> String {
+        self.tx
+            .as_ref()
+            .and_then(|t| t.mail_from.as_ref())
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    }
+
+    async fn rcpt(&mut self, rc: RcptTo) -> Next {
         let Some(tx) = &self.tx else {
             self.errors += 1;
-            return self.reply(r(503, (5, 5, 1), "Need MAIL before RCPT"));
+            self.reply(r(503, (5, 5, 1), "Need MAIL before RCPT"));
+            return Next::Continue;
         };
         if tx.data_started {
             self.errors += 1;
-            return self.reply(r(503, (5, 5, 1), "RCPT not allowed after BDAT"));
+            self.reply(r(503, (5, 5, 1), "RCPT not allowed after BDAT"));
+            return Next::Continue;
         }
         if tx.rcpts.len() as u64 >= self.sh.rt.config.smtp.max_rcpt {
-            return self.reply(r(452, (4, 5, 3), "Too many recipients"));
+            self.reply(r(452, (4, 5, 3), "Too many recipients"));
+            return Next::Continue;
         }
-        let rcpt = match rc.rcpt {
+        let mut rcpt = match rc.rcpt {
             Recipient::Mailbox(a) => address::canonical(a),
             Recipient::Postmaster => MailAddr::new("postmaster", self.info.smtpname.clone()),
+        };
+        let msgid = tx.msgid;
+        let verdict = self.filter(FilterPhase::RcptTo, &rcpt.to_string()).await;
+        if let Some(next) = self.refused(&verdict) {
+            let result = if matches!(&verdict, FilterVerdict::Reject { code, .. } if *code < 500) {
+                "tempfail"
+            } else {
+                "permfail"
+            };
+            self.report(
+                "tx-rcpt",
+                vec![msgid.to_string(), result.to_string(), rcpt.to_string()],
+            );
+            return next;
+        }
+        if let FilterVerdict::Rewrite(v) = &verdict {
+            if let Ok(a) = MailAddr::parse(v) {
+                rcpt = address::canonical(a);
+            }
+        }
+        let Some(tx) = &self.tx else {
+            return Next::Continue;
         };
         let txinfo = TxInfo {
             msgid: tx.msgid,
@@ -762,6 +860,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                     tx.envelopes.extend(envs);
                     tx.rcpts.push(rcpt.clone());
                 }
+                self.report(
+                    "tx-rcpt",
+                    vec![msgid.to_string(), "ok".to_string(), rcpt.to_string()],
+                );
                 r(250, (2, 1, 5), "Recipient ok")
             }
             Some((
@@ -783,7 +885,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             )) => Reply::new(451, Some(EnhancedStatus::new(4, 3, 0)), text),
             _ => r(451, (4, 3, 0), "Temporary failure"),
         };
+        if rep.code >= 400 {
+            let result = if rep.code >= 500 {
+                "permfail"
+            } else {
+                "tempfail"
+            };
+            self.report(
+                "tx-rcpt",
+                vec![msgid.to_string(), result.to_string(), rcpt.to_string()],
+            );
+        }
         self.reply(rep);
+        Next::Continue
     }
 
     /// Checks before content may come; writes the Received: header.
@@ -796,6 +910,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         }
         if !tx.data_started {
             tx.data_started = true;
+            if (self.junk || tx.junk) && tx.file.write_all(filters::JUNK_HEADER).is_err() {
+                return Err(r(451, (4, 3, 0), "Temporary failure writing the message"));
+            }
             let client = match &self.info.client {
                 ClientAddr::Inet(ip) => ip.to_string(),
                 ClientAddr::Local => "local".to_string(),
@@ -828,12 +945,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         }
     }
 
-    fn start_data(&mut self) -> Next {
+    async fn start_data(&mut self) -> Next {
         if let Some(tx) = &self.tx {
             if tx.bdat.is_some() {
                 self.errors += 1;
                 self.reply(r(503, (5, 5, 1), "DATA not allowed after BDAT"));
                 return Next::Continue;
+            }
+            if !tx.envelopes.is_empty() {
+                let verdict = self.filter(FilterPhase::Data, "").await;
+                if let Some(next) = self.refused(&verdict) {
+                    return next;
+                }
             }
         }
         if let Err(rep) = self.may_start_content() {
@@ -858,8 +981,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         pending.append(&mut self.input);
         let mut out = Vec::new();
         let mut write_failed = false;
+        // With filters the content is held until the data-line filters
+        // have seen it.
+        let filtered = self.filtered();
+        let mut held = Vec::new();
         loop {
             let status = rx.feed(&pending, &mut out);
+            if filtered {
+                held.append(&mut out);
+            }
             if !out.is_empty() {
                 if let Some(tx) = &mut self.tx {
                     if !write_failed && tx.file.write_all(&out).is_err() {
@@ -885,7 +1015,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                             }
                             r(452, (4, 3, 1), "Insufficient system storage")
                         }
-                        Ok(stats) => self.commit(stats.size).await,
+                        Ok(stats) => {
+                            let held = filtered.then(|| std::mem::take(&mut held));
+                            match self.end_of_data(stats.size, held).await {
+                                Ok(rep) => rep,
+                                Err(next) => return next,
+                            }
+                        }
                     };
                     self.reply(rep);
                     return Next::Continue;
@@ -1115,6 +1251,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                 for (evpid, from, to) in logged {
                     info!("{id} smtp envelope evpid={evpid:016x} from=<{from}> to=<{to}>");
                 }
+                self.report("tx-commit", vec![msgid.to_string(), size.to_string()]);
                 r(
                     250,
                     (2, 0, 0),
@@ -1140,6 +1277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     fn rollback(&mut self, tx: Tx) {
         let msgid = tx.msgid;
         drop(tx);
+        self.report("tx-rollback", vec![msgid.to_string()]);
         if let Err(e) = self.sh.peers.queue().send(ToQueue::Rollback { msgid }) {
             warn!("{} smtp: rollback of {msgid}: {e}", self.id());
         }

@@ -1,0 +1,287 @@
+//! The filter line protocol, version 0.7 (smtpd-filters(7)), without I/O:
+//! the lines we write to a filter process and the parsing of the lines it
+//! writes back.
+
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const VERSION: &str = "0.7";
+/// The OpenSMTPD release whose protocol we speak, for filters that check.
+pub const SMTPD_VERSION: &str = "7.8.0";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtoError {
+    #[error("malformed line from filter: {0:?}")]
+    Malformed(String),
+    #[error("unknown decision {0:?}")]
+    UnknownDecision(String),
+}
+
+/// The lines of the configuration handshake.
+pub fn config_lines(session_timeout: u64) -> Vec<String> {
+    vec![
+        format!("config|smtpd-version|{SMTPD_VERSION}"),
+        format!("config|protocol|{VERSION}"),
+        format!("config|smtp-session-timeout|{session_timeout}"),
+        "config|subsystem|smtp-in".to_string(),
+        "config|ready".to_string(),
+    ]
+}
+
+/// What a filter registered for, from its `register|…` lines.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Registrations {
+    /// smtp-in report events (`*` stands for all).
+    pub reports: HashSet<String>,
+    /// smtp-in filter phases.
+    pub phases: HashSet<String>,
+}
+
+impl Registrations {
+    pub fn wants_report(&self, event: &str) -> bool {
+        self.reports.contains("*") || self.reports.contains(event)
+    }
+
+    pub fn wants_phase(&self, phase: &str) -> bool {
+        self.phases.contains(phase)
+    }
+
+    /// Take one `register|…` line; `Ok(true)` at `register|ready`.
+    /// Registrations for other subsystems (smtp-out) are accepted and kept
+    /// aside: we do not run filters for smtp-out.
+    pub fn take(&mut self, line: &str) -> Result<bool, ProtoError> {
+        let f: Vec<&str> = line.split('|').collect();
+        match f.as_slice() {
+            ["register", "ready"] => Ok(true),
+            ["register", "report", "smtp-in", ev] => {
+                self.reports.insert(ev.to_string());
+                Ok(false)
+            }
+            ["register", "filter", "smtp-in", phase] => {
+                self.phases.insert(phase.to_string());
+                Ok(false)
+            }
+            ["register", "report" | "filter", _, _] => Ok(false),
+            _ => Err(ProtoError::Malformed(line.to_string())),
+        }
+    }
+}
+
+/// `seconds.microseconds`, as OpenSMTPD stamps its lines.
+pub fn timestamp() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
+}
+
+/// The session id as filters see it.
+pub fn session_id(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// `report|0.7|TS|smtp-in|EVENT|SESSION|fields…`
+pub fn report_line(ts: &str, event: &str, session: u64, fields: &[String]) -> String {
+    let mut l = format!(
+        "report|{VERSION}|{ts}|smtp-in|{event}|{}",
+        session_id(session)
+    );
+    for f in fields {
+        l.push('|');
+        l.push_str(&clean(f));
+    }
+    l
+}
+
+/// `filter|0.7|TS|smtp-in|PHASE|SESSION|TOKEN|params…`
+pub fn filter_line(ts: &str, phase: &str, session: u64, token: u64, params: &[String]) -> String {
+    let mut l = format!(
+        "filter|{VERSION}|{ts}|smtp-in|{phase}|{}|{token:016x}",
+        session_id(session)
+    );
+    for p in params {
+        l.push('|');
+        l.push_str(&clean(p));
+    }
+    l
+}
+
+/// A field never carries a line end (a client's HELO cannot start a line
+/// of its own).
+fn clean(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+/// What a filter decided for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Proceed,
+    Junk,
+    Reject(String),
+    Disconnect(String),
+    Rewrite(String),
+    Report(String),
+}
+
+/// One line a filter wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// `filter-result|SESSION|TOKEN|DECISION[|PARAM]`
+    Result {
+        session: u64,
+        token: u64,
+        decision: Decision,
+    },
+    /// `filter-dataline|SESSION|TOKEN|LINE` (the line still dot-escaped).
+    DataLine {
+        session: u64,
+        token: u64,
+        line: String,
+    },
+    /// Anything else a filter may say (its own `report|…` lines).
+    Other,
+}
+
+fn hex(s: &str, line: &str) -> Result<u64, ProtoError> {
+    u64::from_str_radix(s, 16).map_err(|_| ProtoError::Malformed(line.to_string()))
+}
+
+pub fn parse_output(line: &str) -> Result<Output, ProtoError> {
+    let bad = || ProtoError::Malformed(line.to_string());
+    if let Some(rest) = line.strip_prefix("filter-dataline|") {
+        let mut f = rest.splitn(3, '|');
+        let (Some(s), Some(t), Some(l)) = (f.next(), f.next(), f.next()) else {
+            return Err(bad());
+        };
+        return Ok(Output::DataLine {
+            session: hex(s, line)?,
+            token: hex(t, line)?,
+            line: l.to_string(),
+        });
+    }
+    if let Some(rest) = line.strip_prefix("filter-result|") {
+        let mut f = rest.splitn(4, '|');
+        let (Some(s), Some(t), Some(d)) = (f.next(), f.next(), f.next()) else {
+            return Err(bad());
+        };
+        let param = f.next().map(str::to_string);
+        let need = |p: Option<String>| p.ok_or_else(bad);
+        let decision = match d {
+            "proceed" => Decision::Proceed,
+            "junk" => Decision::Junk,
+            "reject" => Decision::Reject(need(param)?),
+            "disconnect" => Decision::Disconnect(need(param)?),
+            "rewrite" => Decision::Rewrite(need(param)?),
+            "report" => Decision::Report(need(param)?),
+            other => return Err(ProtoError::UnknownDecision(other.to_string())),
+        };
+        return Ok(Output::Result {
+            session: hex(s, line)?,
+            token: hex(t, line)?,
+            decision,
+        });
+    }
+    Ok(Output::Other)
+}
+
+/// The message as `data-line` parameters: one per line, without line
+/// ends, a leading dot doubled, then the lone `.`.
+pub fn data_lines(content: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(content);
+    let mut lines: Vec<String> = text
+        .split_inclusive('\n')
+        .map(|l| {
+            let l = l.trim_end_matches('\n').trim_end_matches('\r');
+            if l.starts_with('.') {
+                format!(".{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    lines.push(".".to_string());
+    lines
+}
+
+/// The content back from `filter-dataline` lines (the final `.` not
+/// included): dots undone, CRLF line ends.
+pub fn content_of(lines: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in lines {
+        let l = l.strip_prefix('.').unwrap_or(l);
+        out.extend_from_slice(l.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrations_until_ready() {
+        let mut r = Registrations::default();
+        assert_eq!(r.take("register|report|smtp-in|*"), Ok(false));
+        assert_eq!(r.take("register|filter|smtp-in|rcpt-to"), Ok(false));
+        assert_eq!(r.take("register|filter|smtp-out|data-line"), Ok(false));
+        assert_eq!(r.take("register|ready"), Ok(true));
+        assert!(r.wants_report("link-connect"));
+        assert!(r.wants_phase("rcpt-to"));
+        assert!(!r.wants_phase("data-line"));
+        assert!(r.take("hello").is_err());
+    }
+
+    #[test]
+    fn lines_we_write() {
+        assert_eq!(
+            report_line("1.000001", "tx-mail", 0xab, &["1".into(), "ok".into()]),
+            "report|0.7|1.000001|smtp-in|tx-mail|00000000000000ab|1|ok"
+        );
+        assert_eq!(
+            filter_line("2.5", "helo", 1, 2, &["a\r\nb".into()]),
+            "filter|0.7|2.5|smtp-in|helo|0000000000000001|0000000000000002|a  b"
+        );
+        assert_eq!(config_lines(300).last().unwrap(), "config|ready");
+    }
+
+    #[test]
+    fn results_and_data_lines() {
+        assert_eq!(
+            parse_output("filter-result|00000000000000ab|0000000000000001|reject|550 no|pe"),
+            Ok(Output::Result {
+                session: 0xab,
+                token: 1,
+                decision: Decision::Reject("550 no|pe".into())
+            })
+        );
+        assert_eq!(
+            parse_output("filter-result|1|2|proceed").unwrap(),
+            Output::Result {
+                session: 1,
+                token: 2,
+                decision: Decision::Proceed
+            }
+        );
+        assert!(parse_output("filter-result|1|2|reject").is_err());
+        assert!(parse_output("filter-result|1|2|maybe").is_err());
+        assert!(parse_output("filter-result|zz|2|proceed").is_err());
+        assert_eq!(
+            parse_output("filter-dataline|1|2|..x|y").unwrap(),
+            Output::DataLine {
+                session: 1,
+                token: 2,
+                line: "..x|y".into()
+            }
+        );
+        assert_eq!(parse_output("report|0.7|x").unwrap(), Output::Other);
+    }
+
+    #[test]
+    fn data_round_trip() {
+        let lines = data_lines(b"A: b\r\n\r\n.dot\r\nend\r\n");
+        assert_eq!(lines, vec!["A: b", "", "..dot", "end", "."]);
+        let back = content_of(&lines[..lines.len() - 1]);
+        assert_eq!(back, b"A: b\r\n\r\n.dot\r\nend\r\n");
+    }
+}
