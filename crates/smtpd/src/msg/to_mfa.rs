@@ -31,7 +31,7 @@ pub enum ToMfa {
         fields: Vec<String>,
     },
     /// smtp: the message of a transaction (its content with dot-stuffing
-    /// undone, CRLF line ends) for the `data-line` filters of the session.
+    /// undone, LF line ends, as the spool keeps it) for the `data-line` filters of the session.
     /// Answered by `ToSmtp::FilteredData`.
     Data {
         req: ReqId,

@@ -33,11 +33,15 @@ pub enum ProcError {
 
 type Key = (u64, u64);
 
+/// A message coming back from a filter: the lines so far, and who waits
+/// for all of them.
+type Gathering = (Vec<String>, Option<oneshot::Sender<Vec<String>>>);
+
 #[derive(Default)]
 struct Waiting {
     results: HashMap<Key, oneshot::Sender<Decision>>,
     /// data-line answers gathered until the final `.`.
-    data: HashMap<Key, (Vec<String>, Option<oneshot::Sender<Vec<String>>>)>,
+    data: HashMap<Key, Gathering>,
 }
 
 /// A running filter process after its handshake.

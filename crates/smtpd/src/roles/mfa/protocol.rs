@@ -204,13 +204,14 @@ pub fn data_lines(content: &[u8]) -> Vec<String> {
 }
 
 /// The content back from `filter-dataline` lines (the final `.` not
-/// included): dots undone, CRLF line ends.
+/// included): dots undone, LF line ends (as the spool keeps messages; a
+/// CR a filter sends is dropped, so none reaches the spool).
 pub fn content_of(lines: &[String]) -> Vec<u8> {
     let mut out = Vec::new();
     for l in lines {
         let l = l.strip_prefix('.').unwrap_or(l);
-        out.extend_from_slice(l.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        out.extend(l.bytes().filter(|b| *b != b'\r' && *b != b'\n'));
+        out.push(b'\n');
     }
     out
 }
@@ -279,9 +280,10 @@ mod tests {
 
     #[test]
     fn data_round_trip() {
-        let lines = data_lines(b"A: b\r\n\r\n.dot\r\nend\r\n");
+        let lines = data_lines(b"A: b\n\n.dot\nend\n");
         assert_eq!(lines, vec!["A: b", "", "..dot", "end", "."]);
         let back = content_of(&lines[..lines.len() - 1]);
-        assert_eq!(back, b"A: b\r\n\r\n.dot\r\nend\r\n");
+        assert_eq!(back, b"A: b\n\n.dot\nend\n");
+        assert_eq!(content_of(&["x\ry".to_string()]), b"xy\n");
     }
 }
