@@ -124,7 +124,9 @@ fn proc_exec_filter_adds_a_header_refuses_a_recipient_and_hears_reports() {
         .collect();
     for e in [
         "link-connect",
+        "link-greeting",
         "link-identify",
+        "tx-data",
         "tx-begin",
         "tx-mail",
         "tx-rcpt",
@@ -189,4 +191,73 @@ fn a_filter_that_dies_stops_the_server() {
     let log = s.log.text();
     assert!(log.contains("filter f exited"), "{log}");
     assert!(log.contains("child mfa"), "{log}");
+}
+
+/// Privilege-separated: the parent starts the filter as `_smtpd`, and the
+/// chrooted mfa speaks to it over the pipes it was handed.
+#[test]
+fn privileged_filter_runs_as_the_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+    if !support::is_root() {
+        eprintln!("skipped: privilege separation needs root");
+        return;
+    }
+    let Some(smtpd_user) = support::accounts::lookup("_smtpd") else {
+        eprintln!("skipped: user _smtpd missing (.ci/setup-machine.sh)");
+        return;
+    };
+    if support::accounts::lookup("_smtpq").is_none() {
+        eprintln!("skipped: user _smtpq missing (.ci/setup-machine.sh)");
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("smtpd-test-")
+        .tempdir()
+        .expect("temp dir");
+    let open = |p: &std::path::Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    open(dir.path(), 0o755);
+    std::fs::write(dir.path().join("filter.py"), FILTER).unwrap();
+    open(&dir.path().join("filter.py"), 0o644);
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    open(&dir.path().join("out"), 0o777);
+    let s = Server::start_in(
+        dir,
+        r#"filter f proc-exec "python3 -u {DIR}/filter.py {DIR}/out/reports"
+listen on 127.0.0.1 port {PORT} filter f
+action "local" maildir "{DIR}/mail"
+match from any for domain "local.test" action "local"
+"#,
+        Options {
+            args: support::dns::no_names(),
+            privileged: true,
+            ..Default::default()
+        },
+    );
+    let mut c = s.smtp();
+    c.hello();
+    assert_eq!(c.cmd(&format!("MAIL FROM:<{FROM}>")).code, 250);
+    let r = c.cmd("RCPT TO:<nobody@local.test>");
+    assert_eq!(r.code, 550, "{r:?}");
+    c.cmd("QUIT");
+    let log = s.log.text();
+    let pid: u32 = log
+        .split("filter f started (pid ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no filter start in the log: {log}"));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let uids: Vec<&str> = uid_line.split_whitespace().skip(1).collect();
+    let want = smtpd_user.0.to_string();
+    assert!(uids.iter().all(|u| *u == want), "{uid_line}");
+    assert!(
+        eventually(Duration::from_secs(10), || std::fs::read_to_string(
+            s.path("out/reports")
+        )
+        .is_ok_and(|t| t.contains("|link-disconnect|"))),
+        "no reports"
+    );
 }

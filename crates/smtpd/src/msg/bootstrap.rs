@@ -4,7 +4,8 @@
 //! channel to the parent. Before the child drops privileges, the parent
 //! sends on it, in order: `Setup` (the checked configuration and run-time
 //! settings), one `Peer` per peer role with the socket to it, the
-//! role's extra descriptors (`Listener`, `ControlSocket`), then `Go`.
+//! role's extra descriptors (`Listener`, `ControlSocket`, `FilterProc`), then
+//! `Go`.
 //! After `Go` the child drops privileges, starts its runtime and says
 //! `ToParent::Ready`.
 

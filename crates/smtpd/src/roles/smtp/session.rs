@@ -419,6 +419,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         }
         let banner = format!("{} ESMTP smtpd", self.info.smtpname);
         self.reply(Reply::new(220, None, banner));
+        self.report("link-greeting", vec![self.info.smtpname.clone()]);
         let mut buf = vec![0u8; READ_CHUNK];
         let mut shutdown = self.sh.shutdown.clone();
         loop {
@@ -521,6 +522,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             Command::Rset => {
                 self.useless += 1;
                 if let Some(tx) = self.tx.take() {
+                    self.report("tx-reset", vec![tx.msgid.to_string()]);
                     self.rollback(tx);
                 }
                 self.reply(r(250, (2, 0, 0), "Reset state"));
@@ -963,6 +965,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             self.errors += 1;
             self.reply(rep);
             return Next::Continue;
+        }
+        if let Some(tx) = &self.tx {
+            self.report("tx-data", vec![tx.msgid.to_string(), "ok".to_string()]);
         }
         self.reply(start_data());
         Next::Data

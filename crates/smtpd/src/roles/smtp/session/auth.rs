@@ -155,6 +155,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             self.id(),
             user.escape_default()
         );
+        let outcome = match result {
+            AuthResult::Ok => "pass",
+            AuthResult::Failed => "fail",
+            AuthResult::TempFail => "error",
+        };
+        self.report("link-auth", vec![outcome.to_string(), user.clone()]);
         if result == AuthResult::Ok {
             self.info.auth_user = Some(user);
         }

@@ -72,6 +72,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     /// client must say EHLO again; nothing learnt in clear is kept).
     pub(super) fn secured(&mut self, desc: &str) {
         info!("{} smtp tls ciphers={desc}", self.id());
+        self.report("link-tls", vec![desc.to_string()]);
         if let Some(tx) = self.tx.take() {
             self.rollback(tx);
         }
