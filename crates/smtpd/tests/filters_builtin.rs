@@ -163,3 +163,54 @@ listen on 127.0.0.1 port {PORT} filter checks"#,
     // of sequence, and the session goes on.
     assert_eq!(c7.cmd(&format!("MAIL FROM:<{FROM}>")).code, 503);
 }
+
+/// `listen on socket filter …`: local enqueue (`sendmail`) goes through
+/// the filters too.
+#[test]
+fn local_enqueue_through_a_filtered_socket() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let s = start(
+        r#"table blocked { "evil@remote.test" }
+table junky { "ann@local.test" }
+filter nofrom phase mail-from match mail-from <blocked> reject "550 5.7.1 not from here"
+filter spammy phase rcpt-to match rcpt-to <junky> junk
+filter enqueue chain { nofrom, spammy }
+listen on socket filter enqueue
+listen on 127.0.0.1 port {PORT}"#,
+        support::nodns::args(),
+    );
+    let sendmail = support::smtpctl::face(s.dir.path(), "sendmail");
+    let send = |from: &str, to: &str| {
+        let mut child = Command::new(&sendmail)
+            .args(["-f", from, to])
+            .env("SMTPD_SOCKET", s.path("smtpd.sock"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting sendmail");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"Subject: local\n\nbody\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let refused = send("evil@remote.test", "joe@local.test");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("not from here"), "{err}");
+    let ok = send("friend@remote.test", "ann@local.test");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    wait_delivered(&s, 1);
+    let ann = pymail::maildir(&s.path("home/ann/Maildir"));
+    assert_eq!(ann.len(), 1);
+    assert_eq!(ann[0].header("X-Spam"), Some("Yes"));
+    assert_eq!(pymail::maildir(&s.path("home/joe/Maildir")).len(), 0);
+}

@@ -229,6 +229,8 @@ struct Session<S> {
     junk: bool,
     /// Our address, as the filters' `link-connect` report gives it.
     local: String,
+    /// The TLS session's description, once there is one.
+    tls_desc: Option<String>,
 }
 
 fn now() -> u64 {
@@ -317,6 +319,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             sasl: None,
             junk: false,
             local: "local".to_string(),
+            tls_desc: None,
         }
     }
 

@@ -150,6 +150,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                 self.local.clone(),
             ],
         );
+        // smtps: the handshake came first, its report comes now.
+        if let Some(desc) = self.tls_desc.clone() {
+            self.report("link-tls", vec![desc]);
+        }
         let verdict = self.filter(FilterPhase::Connect, &src).await;
         match self.refused(&verdict) {
             // A refused connection gets its reply instead of the banner.

@@ -59,6 +59,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             Ok((stream, desc)) => {
                 self.stream.put_tls(stream);
                 self.secured(&desc);
+                self.report("link-tls", vec![desc]);
                 Next::Continue
             }
             Err(e) => {
@@ -72,7 +73,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     /// client must say EHLO again; nothing learnt in clear is kept).
     pub(super) fn secured(&mut self, desc: &str) {
         info!("{} smtp tls ciphers={desc}", self.id());
-        self.report("link-tls", vec![desc.to_string()]);
+        self.tls_desc = Some(desc.to_string());
         if let Some(tx) = self.tx.take() {
             self.rollback(tx);
         }
