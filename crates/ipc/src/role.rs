@@ -131,6 +131,7 @@ pub fn may_talk(a: Role, b: Role) -> bool {
             | (Smtp, Mfa)
             | (Mta, Queue)
             | (Mta, Lka)
+            | (Mta, Mfa)
             | (Mda, Lka)
             | (Mda, Queue)
             | (Queue, Scheduler)
@@ -163,6 +164,7 @@ mod tests {
             (Mda, Lka),
             (Mda, Parent),
             (Mta, Lka),
+            (Mta, Mfa),
         ] {
             assert!(may_talk(a, b), "{a} <-> {b}");
             assert!(may_talk(b, a), "{b} <-> {a}");

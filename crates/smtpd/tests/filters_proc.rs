@@ -2,7 +2,8 @@
 //! sessions: a Python filter written by the test speaks the 0.7 line
 //! protocol; it adds a header through `data-line`, refuses or ends a
 //! session at `rcpt-to`, and writes every report line to a file. A filter
-//! that dies stops the server, as in OpenSMTPD.
+//! that dies stops the server, as in OpenSMTPD. A relay action's filter
+//! hears the smtp-out reports of its sessions.
 
 mod support;
 
@@ -23,6 +24,7 @@ for line in sys.stdin:
 say("register|filter|smtp-in|data-line")
 say("register|filter|smtp-in|rcpt-to")
 say("register|report|smtp-in|*")
+say("register|report|smtp-out|*")
 say("register|ready")
 sys.stderr.write("filter ready\n")
 sys.stderr.flush()
@@ -260,4 +262,60 @@ match from any for domain "local.test" action "local"
         .is_ok_and(|t| t.contains("|link-disconnect|"))),
         "no reports"
     );
+}
+
+/// `action … relay … filter f`: the relay sessions are reported to the
+/// filter as smtp-out events.
+#[test]
+fn relay_action_filter_hears_smtp_out_reports() {
+    use support::sink::{Sink, SinkOptions};
+    let sink = Sink::start(SinkOptions::default());
+    let dir = tempfile::Builder::new()
+        .prefix("smtpd-test-")
+        .tempdir()
+        .expect("temp dir");
+    std::fs::write(dir.path().join("filter.py"), FILTER).unwrap();
+    let config = format!(
+        "filter f proc-exec \"python3 -u {{DIR}}/filter.py {{DIR}}/reports\"\n\
+         listen on 127.0.0.1 port {{PORT}}\n\
+         action \"out\" relay host smtp://127.0.0.1:{} filter f\n\
+         match from any for domain \"remote.test\" action \"out\"\n",
+        sink.port()
+    );
+    let s = Server::start_in(
+        dir,
+        &config,
+        Options {
+            args: support::nodns::args(),
+            ..Default::default()
+        },
+    );
+    let msg = support::message::message(FROM, "far@remote.test", "out", b"relayed\n");
+    support::message::send_one(s.port, FROM, &["far@remote.test"], &msg);
+    assert!(
+        eventually(Duration::from_secs(20), || sink.received().len() == 1),
+        "relayed"
+    );
+    let want = [
+        "|smtp-out|link-connect|",
+        "|smtp-out|tx-begin|",
+        "|smtp-out|tx-mail|",
+        "|smtp-out|tx-rcpt|",
+    ];
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let t = reports(&s);
+            want.iter().all(|w| t.contains(w))
+        }),
+        "reports: {}",
+        reports(&s)
+    );
+    let text = reports(&s);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("|smtp-out|tx-rcpt|") && l.ends_with("|ok|far@remote.test")),
+        "{text}"
+    );
+    // The smtp-in session was not filtered (the listener has no filter).
+    assert!(!text.contains("|smtp-in|"), "{text}");
 }

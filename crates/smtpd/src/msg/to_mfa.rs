@@ -30,6 +30,14 @@ pub enum ToMfa {
         event: String,
         fields: Vec<String>,
     },
+    /// mta: an event of a relay session for the `report|…|smtp-out|…`
+    /// lines of the filter processes of `filter` (the action's). No answer.
+    ReportOut {
+        filter: String,
+        session: u64,
+        event: String,
+        fields: Vec<String>,
+    },
     /// smtp: the message of a transaction (its content with dot-stuffing
     /// undone, LF line ends, as the spool keeps it) for the `data-line` filters of the session.
     /// Answered by `ToSmtp::FilteredData`.
@@ -48,6 +56,7 @@ impl Message for ToMfa {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
             ToMfa::Filter { .. } | ToMfa::Report { .. } | ToMfa::Data { .. } => from == Role::Smtp,
+            ToMfa::ReportOut { .. } => from == Role::Mta,
             ToMfa::Verbose(_) => from == Role::Control,
             ToMfa::Shutdown => from == Role::Parent,
         }
@@ -64,6 +73,7 @@ impl Message for ToMfa {
         match self {
             ToMfa::Filter { .. } => "Filter",
             ToMfa::Report { .. } => "Report",
+            ToMfa::ReportOut { .. } => "ReportOut",
             ToMfa::Data { .. } => "Data",
             ToMfa::Verbose(_) => "Verbose",
             ToMfa::Shutdown => "Shutdown",

@@ -1,7 +1,9 @@
 //! From a listener's `filter NAME` to the ordered list of filters its
 //! sessions go through, and the filter processes a configuration needs.
 
-use smtpd_config::{Config, FilterCondition, FilterDecision, FilterKind, FilterPhase, RunAs};
+use smtpd_config::{
+    Config, FilterCondition, FilterDecision, FilterKind, FilterPhase, Method, RunAs,
+};
 
 /// One filter of a chain.
 #[derive(Clone, Debug)]
@@ -61,11 +63,21 @@ pub struct ProcSpec {
     pub run: RunAs,
 }
 
-/// The filter processes the listeners use, each once, in config order.
+/// The filter processes the listeners (smtp-in) and relay actions
+/// (smtp-out) use, each once, in config order.
 pub fn procs(config: &Config) -> Vec<ProcSpec> {
     let mut used: Vec<String> = Vec::new();
-    for l in &config.listeners {
-        if let Some(f) = &l.filter {
+    let relays = config.actions.iter().filter_map(|a| match &a.method {
+        Method::Relay(r) => r.filter.as_ref(),
+        Method::Local(_) => None,
+    });
+    for f in config
+        .listeners
+        .iter()
+        .filter_map(|l| l.filter.as_ref())
+        .chain(relays)
+    {
+        {
             for leaf in leaves(config, f) {
                 if let Leaf::Proc(p) = leaf {
                     if !used.contains(&p) {

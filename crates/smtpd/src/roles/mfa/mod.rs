@@ -118,6 +118,12 @@ impl Agent {
                 event,
                 fields,
             } => self.report(&session, &event, &fields),
+            ToMfa::ReportOut {
+                filter,
+                session,
+                event,
+                fields,
+            } => self.report_out(&filter, session, &event, &fields),
             ToMfa::Data {
                 req,
                 session,
@@ -166,8 +172,28 @@ impl Agent {
         let ts = protocol::timestamp();
         for p in self.procs_of(session) {
             if p.reg.wants_report(event) {
-                p.send(protocol::report_line(&ts, event, session.id, fields));
+                p.send(protocol::report_line(
+                    &ts, "smtp-in", event, session.id, fields,
+                ));
             }
+        }
+    }
+
+    fn report_out(&self, filter: &str, session: u64, event: &str, fields: &[String]) {
+        let ts = protocol::timestamp();
+        let mut seen: Vec<&str> = Vec::new();
+        for leaf in chain::leaves(&self.rt.config, filter) {
+            let Leaf::Proc(name) = leaf else { continue };
+            let Some(p) = self.procs.get(&name) else {
+                continue;
+            };
+            if seen.contains(&p.name.as_str()) || !p.reg.wants_out_report(event) {
+                continue;
+            }
+            seen.push(&p.name);
+            p.send(protocol::report_line(
+                &ts, "smtp-out", event, session, fields,
+            ));
         }
     }
 

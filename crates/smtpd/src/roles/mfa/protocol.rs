@@ -24,6 +24,7 @@ pub fn config_lines(session_timeout: u64) -> Vec<String> {
         format!("config|protocol|{VERSION}"),
         format!("config|smtp-session-timeout|{session_timeout}"),
         "config|subsystem|smtp-in".to_string(),
+        "config|subsystem|smtp-out".to_string(),
         "config|ready".to_string(),
     ]
 }
@@ -35,6 +36,8 @@ pub struct Registrations {
     pub reports: HashSet<String>,
     /// smtp-in filter phases.
     pub phases: HashSet<String>,
+    /// smtp-out report events (`*` stands for all).
+    pub out_reports: HashSet<String>,
 }
 
 impl Registrations {
@@ -42,13 +45,17 @@ impl Registrations {
         self.reports.contains("*") || self.reports.contains(event)
     }
 
+    pub fn wants_out_report(&self, event: &str) -> bool {
+        self.out_reports.contains("*") || self.out_reports.contains(event)
+    }
+
     pub fn wants_phase(&self, phase: &str) -> bool {
         self.phases.contains(phase)
     }
 
     /// Take one `register|…` line; `Ok(true)` at `register|ready`.
-    /// Registrations for other subsystems (smtp-out) are accepted and kept
-    /// aside: we do not run filters for smtp-out.
+    /// smtp-out filter phases are accepted and ignored: relayed mail is
+    /// reported on, not filtered.
     pub fn take(&mut self, line: &str) -> Result<bool, ProtoError> {
         let f: Vec<&str> = line.split('|').collect();
         match f.as_slice() {
@@ -61,7 +68,11 @@ impl Registrations {
                 self.phases.insert(phase.to_string());
                 Ok(false)
             }
-            ["register", "report" | "filter", _, _] => Ok(false),
+            ["register", "report", "smtp-out", ev] => {
+                self.out_reports.insert(ev.to_string());
+                Ok(false)
+            }
+            ["register", "filter", "smtp-out", _] => Ok(false),
             _ => Err(ProtoError::Malformed(line.to_string())),
         }
     }
@@ -80,10 +91,16 @@ pub fn session_id(id: u64) -> String {
     format!("{id:016x}")
 }
 
-/// `report|0.7|TS|smtp-in|EVENT|SESSION|fields…`
-pub fn report_line(ts: &str, event: &str, session: u64, fields: &[String]) -> String {
+/// `report|0.7|TS|SUBSYSTEM|EVENT|SESSION|fields…`
+pub fn report_line(
+    ts: &str,
+    subsystem: &str,
+    event: &str,
+    session: u64,
+    fields: &[String],
+) -> String {
     let mut l = format!(
-        "report|{VERSION}|{ts}|smtp-in|{event}|{}",
+        "report|{VERSION}|{ts}|{subsystem}|{event}|{}",
         session_id(session)
     );
     for f in fields {
@@ -226,6 +243,9 @@ mod tests {
         assert_eq!(r.take("register|report|smtp-in|*"), Ok(false));
         assert_eq!(r.take("register|filter|smtp-in|rcpt-to"), Ok(false));
         assert_eq!(r.take("register|filter|smtp-out|data-line"), Ok(false));
+        assert_eq!(r.take("register|report|smtp-out|link-connect"), Ok(false));
+        assert!(r.wants_out_report("link-connect"));
+        assert!(!r.wants_out_report("tx-begin"));
         assert_eq!(r.take("register|ready"), Ok(true));
         assert!(r.wants_report("link-connect"));
         assert!(r.wants_phase("rcpt-to"));
@@ -236,7 +256,13 @@ mod tests {
     #[test]
     fn lines_we_write() {
         assert_eq!(
-            report_line("1.000001", "tx-mail", 0xab, &["1".into(), "ok".into()]),
+            report_line(
+                "1.000001",
+                "smtp-in",
+                "tx-mail",
+                0xab,
+                &["1".into(), "ok".into()]
+            ),
             "report|0.7|1.000001|smtp-in|tx-mail|00000000000000ab|1|ok"
         );
         assert_eq!(

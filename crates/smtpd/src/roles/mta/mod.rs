@@ -35,10 +35,10 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::child::{on_closed, ChildSetup, Ctx, Flow};
-use crate::msg::{HasShutdown, RuntimeConfig, Subsystem, ToMta};
+use crate::msg::{HasShutdown, RuntimeConfig, Subsystem, ToMfa, ToMta};
 use crate::peers::Peers;
 use crate::pending::Pending;
 use resolve::Plan;
@@ -344,6 +344,66 @@ impl Mta {
         }
     }
 
+    /// An smtp-out event for the filter processes of the relay action's
+    /// `filter`, if it has one.
+    fn report_out(&self, key: &RouteKey, id: u64, event: &str, fields: Vec<String>) {
+        let filter = match self.rt.config.action(&key.dispatcher).map(|a| &a.method) {
+            Some(Method::Relay(r)) => r.filter.clone(),
+            _ => None,
+        };
+        let Some(filter) = filter else {
+            return;
+        };
+        let msg = ToMfa::ReportOut {
+            filter,
+            session: id,
+            event: event.to_string(),
+            fields,
+        };
+        if let Err(e) = self.peers.mfa().send(msg) {
+            warn!("mta: report to mfa: {e}");
+        }
+    }
+
+    /// The reports of one transaction: begin, sender, each recipient's
+    /// result.
+    fn report_task(&self, key: &RouteKey, id: u64, results: &[transaction::Delivered]) {
+        let Some(first) = results.first() else {
+            return;
+        };
+        let msgid = first.envelope.msgid().to_string();
+        let sender = first
+            .envelope
+            .sender
+            .as_ref()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        self.report_out(key, id, "tx-begin", vec![msgid.clone()]);
+        self.report_out(
+            key,
+            id,
+            "tx-mail",
+            vec![msgid.clone(), "ok".to_string(), sender],
+        );
+        for d in results {
+            let result = match d.outcome {
+                DeliveryOutcome::Ok => "ok",
+                DeliveryOutcome::TempFail { .. } => "tempfail",
+                _ => "permfail",
+            };
+            self.report_out(
+                key,
+                id,
+                "tx-rcpt",
+                vec![
+                    msgid.clone(),
+                    result.to_string(),
+                    d.envelope.dest.to_string(),
+                ],
+            );
+        }
+    }
+
     fn session_event(&mut self, ev: SessionEvent) {
         match ev {
             SessionEvent::Connected { id, peer } => {
@@ -359,6 +419,20 @@ impl Mta {
                         .map(|t| format!(" with TLS {t}"))
                         .unwrap_or_default()
                 );
+                self.report_out(
+                    &key,
+                    id,
+                    "link-connect",
+                    vec![
+                        peer.host.clone(),
+                        "pass".to_string(),
+                        peer.local.map(|a| a.to_string()).unwrap_or_default(),
+                        peer.addr.to_string(),
+                    ],
+                );
+                if let Some(t) = &peer.tls {
+                    self.report_out(&key, id, "link-tls", vec![t.clone()]);
+                }
                 if let Some(r) = self.relays.get_mut(&key) {
                     r.connecting = r.connecting.saturating_sub(1);
                 }
@@ -389,12 +463,16 @@ impl Mta {
                 results,
                 alive,
             } => {
+                let Some(key) = self.sessions.get(&id).map(|s| s.key.clone()) else {
+                    for d in results {
+                        report::report(&self.peers, &d.envelope, Some(&peer), d.outcome, &d.stat);
+                    }
+                    return;
+                };
+                self.report_task(&key, id, &results);
                 for d in results {
                     report::report(&self.peers, &d.envelope, Some(&peer), d.outcome, &d.stat);
                 }
-                let Some(key) = self.sessions.get(&id).map(|s| s.key.clone()) else {
-                    return;
-                };
                 let mail_max = self.limits(&key).0;
                 let Some(s) = self.sessions.get_mut(&id) else {
                     return;
@@ -414,6 +492,7 @@ impl Mta {
                 let Some(s) = self.sessions.remove(&id) else {
                     return;
                 };
+                self.report_out(&s.key, id, "link-disconnect", Vec::new());
                 crate::stats::update(&self.peers, "mta.session", -1);
                 if let Some(r) = self.relays.get_mut(&s.key) {
                     r.sessions.remove(&id);
