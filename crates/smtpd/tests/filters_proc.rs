@@ -14,6 +14,9 @@ use support::{eventually, pymail, Options, Server};
 const FROM: &str = "sender@remote.test";
 
 const FILTER: &str = r#"import sys
+# Message lines are bytes: 8-bit content must come back unchanged.
+sys.stdin.reconfigure(errors="surrogateescape")
+sys.stdout.reconfigure(errors="surrogateescape")
 reports = sys.argv[1]
 def say(line):
     sys.stdout.write(line + "\n")
@@ -101,7 +104,7 @@ fn proc_exec_filter_adds_a_header_refuses_a_recipient_and_hears_reports() {
     );
     assert_eq!(c.cmd("RCPT TO:<joe@local.test>").code, 250);
     assert_eq!(c.cmd("DATA").code, 354);
-    c.send_raw(b"Subject: filtered\r\n\r\nline one\r\n..dotted\r\n.\r\n");
+    c.send_raw(b"Subject: filtered\r\n\r\nline one\r\n..dotted\r\ncaf\xe9 8-bit\r\n.\r\n");
     let r = c.reply();
     assert_eq!(r.code, 250, "{r:?}");
     c.cmd("QUIT");
@@ -110,7 +113,7 @@ fn proc_exec_filter_adds_a_header_refuses_a_recipient_and_hears_reports() {
     assert_eq!(joe.len(), 1);
     assert_eq!(joe[0].header("X-Filtered"), Some("by the test"));
     assert_eq!(joe[0].header("Subject"), Some("filtered"));
-    assert_eq!(joe[0].body(), b"line one\n.dotted\n");
+    assert_eq!(joe[0].body(), b"line one\n.dotted\ncaf\xe9 8-bit\n");
 
     // The report lines, in order, for the session.
     assert!(

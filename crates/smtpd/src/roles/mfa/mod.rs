@@ -33,6 +33,9 @@ use protocol::Decision;
 /// session waits for the mfa at most `IPC_TIMEOUT`, longer than this).
 const FILTER_WAIT: Duration = Duration::from_secs(60);
 
+/// The largest message the mfa hands back (one frame to smtp).
+const MAX_FILTERED: usize = smtpd_ipc::MAX_FRAME_LEN - 64 * 1024;
+
 pub fn main(mut setup: ChildSetup) -> Result<()> {
     let tables = Tables::open(&setup.rt).context("opening tables")?;
     let fds = std::mem::take(&mut setup.filter_procs);
@@ -311,12 +314,19 @@ impl Agent {
             }
             let token = self.tokens.fetch_add(1, Ordering::Relaxed);
             let ts = protocol::timestamp();
-            let make = |l: &str| {
-                protocol::filter_line(&ts, "data-line", session.id, token, &[l.to_string()])
-            };
+            let make = |l: &[u8]| protocol::data_line(&ts, session.id, token, l);
             let lines = protocol::data_lines(&content);
             match p.data(lines, make, (session.id, token), FILTER_WAIT).await {
-                Some(got) => content = protocol::content_of(&got),
+                Some(got) => {
+                    content = protocol::content_of(&got);
+                    if content.len() > MAX_FILTERED {
+                        warn!("mfa: filter {} made the message too big", p.name);
+                        return Err(FilterVerdict::Reject {
+                            code: 552,
+                            text: "5.3.4 Message too big after filtering".to_string(),
+                        });
+                    }
+                }
                 None => {
                     warn!("mfa: filter {} did not return the message in time", p.name);
                     return Err(tempfail());

@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
@@ -35,7 +35,7 @@ type Key = (u64, u64);
 
 /// A message coming back from a filter: the lines so far, and who waits
 /// for all of them.
-type Gathering = (Vec<String>, Option<oneshot::Sender<Vec<String>>>);
+type Gathering = (Vec<Vec<u8>>, Option<oneshot::Sender<Vec<Vec<u8>>>>);
 
 #[derive(Default)]
 struct Waiting {
@@ -48,7 +48,7 @@ struct Waiting {
 pub struct FilterProc {
     pub name: String,
     pub reg: Registrations,
-    lines: mpsc::UnboundedSender<String>,
+    lines: mpsc::UnboundedSender<Vec<u8>>,
     waiting: Arc<Mutex<Waiting>>,
 }
 
@@ -65,7 +65,7 @@ impl FilterProc {
         let io = |e| ProcError::Io(name.clone(), e);
         let mut tx = pipe::Sender::from_owned_fd(stdin).map_err(io)?;
         let rx = pipe::Receiver::from_owned_fd(stdout).map_err(io)?;
-        let mut rx = BufReader::new(rx).lines();
+        let mut rx = BufReader::new(rx);
         for l in protocol::config_lines(session_timeout) {
             tx.write_all(format!("{l}\n").as_bytes())
                 .await
@@ -74,10 +74,10 @@ impl FilterProc {
         let mut reg = Registrations::default();
         let handshake = async {
             loop {
-                match rx.next_line().await {
+                match next_line(&mut rx).await {
                     Ok(Some(line)) => {
                         if reg
-                            .take(&line)
+                            .take(&String::from_utf8_lossy(&line))
                             .map_err(|e| ProcError::Protocol(name.clone(), e))?
                         {
                             return Ok(());
@@ -92,13 +92,13 @@ impl FilterProc {
             .await
             .map_err(|_| ProcError::Timeout(name.clone()))??;
 
-        let (lines, mut queued) = mpsc::unbounded_channel::<String>();
+        let (lines, mut queued) = mpsc::unbounded_channel::<Vec<u8>>();
         let wname = name.clone();
         let wdead = dead.clone();
         tokio::spawn(async move {
             while let Some(mut l) = queued.recv().await {
-                l.push('\n');
-                if let Err(e) = tx.write_all(l.as_bytes()).await {
+                l.push(b'\n');
+                if let Err(e) = tx.write_all(&l).await {
                     warn!("mfa: filter {wname}: {e}");
                     let _ = wdead.send(wname);
                     return;
@@ -110,7 +110,7 @@ impl FilterProc {
         let rname = name.clone();
         tokio::spawn(async move {
             loop {
-                match rx.next_line().await {
+                match next_line(&mut rx).await {
                     Ok(Some(line)) => route(&rname, &w, &line),
                     _ => {
                         let _ = dead.send(rname);
@@ -128,7 +128,7 @@ impl FilterProc {
     }
 
     pub fn send(&self, line: String) {
-        let _ = self.lines.send(line);
+        let _ = self.lines.send(line.into_bytes());
     }
 
     /// Send a `filter|…` request and wait for its result; `None` if the
@@ -149,15 +149,15 @@ impl FilterProc {
     /// what it returns (up to, not including, its final `.`).
     pub async fn data(
         &self,
-        lines: Vec<String>,
-        make: impl Fn(&str) -> String,
+        lines: Vec<Vec<u8>>,
+        make: impl Fn(&[u8]) -> Vec<u8>,
         key: Key,
         wait: Duration,
-    ) -> Option<Vec<String>> {
+    ) -> Option<Vec<Vec<u8>>> {
         let (tx, rx) = oneshot::channel();
         self.lock().data.insert(key, (Vec::new(), Some(tx)));
         for l in &lines {
-            self.send(make(l));
+            let _ = self.lines.send(make(l));
         }
         let got = tokio::time::timeout(wait, rx)
             .await
@@ -172,7 +172,22 @@ impl FilterProc {
     }
 }
 
-fn route(name: &str, waiting: &Mutex<Waiting>, line: &str) {
+/// One line from the filter, without its line end; `None` at its end.
+async fn next_line<R: AsyncBufRead + Unpin>(rx: &mut R) -> std::io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    if rx.read_until(b'\n', &mut line).await? == 0 {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(Some(line))
+}
+
+fn route(name: &str, waiting: &Mutex<Waiting>, line: &[u8]) {
     let mut w = waiting.lock().unwrap_or_else(|p| p.into_inner());
     match protocol::parse_output(line) {
         Ok(Output::Result {
@@ -183,14 +198,17 @@ fn route(name: &str, waiting: &Mutex<Waiting>, line: &str) {
             Some(tx) => {
                 let _ = tx.send(decision);
             }
-            None => warn!("mfa: filter {name}: result for no request: {line}"),
+            None => warn!(
+                "mfa: filter {name}: result for no request: {}",
+                String::from_utf8_lossy(line)
+            ),
         },
         Ok(Output::DataLine {
             session,
             token,
             line: l,
         }) => match w.data.get_mut(&(session, token)) {
-            Some((got, tx)) if l == "." => {
+            Some((got, tx)) if l == b"." => {
                 if let Some(tx) = tx.take() {
                     let _ = tx.send(std::mem::take(got));
                 }

@@ -1,6 +1,7 @@
 //! The filter line protocol, version 0.7 (smtpd-filters(7)), without I/O:
 //! the lines we write to a filter process and the parsing of the lines it
-//! writes back.
+//! writes back. Message lines are bytes, not text: 8-bit mail goes
+//! through a filter unchanged.
 
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -153,7 +154,7 @@ pub enum Output {
     DataLine {
         session: u64,
         token: u64,
-        line: String,
+        line: Vec<u8>,
     },
     /// Anything else a filter may say (its own `report|…` lines).
     Other,
@@ -163,19 +164,24 @@ fn hex(s: &str, line: &str) -> Result<u64, ProtoError> {
     u64::from_str_radix(s, 16).map_err(|_| ProtoError::Malformed(line.to_string()))
 }
 
-pub fn parse_output(line: &str) -> Result<Output, ProtoError> {
-    let bad = || ProtoError::Malformed(line.to_string());
-    if let Some(rest) = line.strip_prefix("filter-dataline|") {
-        let mut f = rest.splitn(3, '|');
+/// Parse one line a filter wrote (without its line end).
+pub fn parse_output(raw: &[u8]) -> Result<Output, ProtoError> {
+    if let Some(rest) = raw.strip_prefix(b"filter-dataline|".as_slice()) {
+        let text = String::from_utf8_lossy(raw);
+        let mut f = rest.splitn(3, |b| *b == b'|');
         let (Some(s), Some(t), Some(l)) = (f.next(), f.next(), f.next()) else {
-            return Err(bad());
+            return Err(ProtoError::Malformed(text.into_owned()));
         };
+        let s = String::from_utf8_lossy(s);
+        let t = String::from_utf8_lossy(t);
         return Ok(Output::DataLine {
-            session: hex(s, line)?,
-            token: hex(t, line)?,
-            line: l.to_string(),
+            session: hex(&s, &text)?,
+            token: hex(&t, &text)?,
+            line: l.to_vec(),
         });
     }
+    let line = &*String::from_utf8_lossy(raw);
+    let bad = || ProtoError::Malformed(line.to_string());
     if let Some(rest) = line.strip_prefix("filter-result|") {
         let mut f = rest.splitn(4, '|');
         let (Some(s), Some(t), Some(d)) = (f.next(), f.next(), f.next()) else {
@@ -203,31 +209,43 @@ pub fn parse_output(line: &str) -> Result<Output, ProtoError> {
 
 /// The message as `data-line` parameters: one per line, without line
 /// ends, a leading dot doubled, then the lone `.`.
-pub fn data_lines(content: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(content);
-    let mut lines: Vec<String> = text
-        .split_inclusive('\n')
-        .map(|l| {
-            let l = l.trim_end_matches('\n').trim_end_matches('\r');
-            if l.starts_with('.') {
-                format!(".{l}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    lines.push(".".to_string());
+pub fn data_lines(content: &[u8]) -> Vec<Vec<u8>> {
+    let body = content.strip_suffix(b"\n").unwrap_or(content);
+    let mut lines: Vec<Vec<u8>> = if content.is_empty() {
+        Vec::new()
+    } else {
+        body.split(|b| *b == b'\n')
+            .map(|l| {
+                let l = l.strip_suffix(b"\r").unwrap_or(l);
+                let mut v = Vec::with_capacity(l.len() + 1);
+                if l.first() == Some(&b'.') {
+                    v.push(b'.');
+                }
+                v.extend_from_slice(l);
+                v
+            })
+            .collect()
+    };
+    lines.push(b".".to_vec());
     lines
+}
+
+/// `filter|0.7|TS|smtp-in|data-line|SESSION|TOKEN|LINE`, the line as bytes.
+pub fn data_line(ts: &str, session: u64, token: u64, line: &[u8]) -> Vec<u8> {
+    let mut l = filter_line(ts, "data-line", session, token, &[]).into_bytes();
+    l.push(b'|');
+    l.extend(line.iter().filter(|b| **b != b'\r' && **b != b'\n'));
+    l
 }
 
 /// The content back from `filter-dataline` lines (the final `.` not
 /// included): dots undone, LF line ends (as the spool keeps messages; a
 /// CR a filter sends is dropped, so none reaches the spool).
-pub fn content_of(lines: &[String]) -> Vec<u8> {
+pub fn content_of(lines: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
     for l in lines {
-        let l = l.strip_prefix('.').unwrap_or(l);
-        out.extend(l.bytes().filter(|b| *b != b'\r' && *b != b'\n'));
+        let l = l.strip_prefix(b".").unwrap_or(l);
+        out.extend(l.iter().filter(|b| **b != b'\r' && **b != b'\n'));
         out.push(b'\n');
     }
     out
@@ -275,7 +293,7 @@ mod tests {
     #[test]
     fn results_and_data_lines() {
         assert_eq!(
-            parse_output("filter-result|00000000000000ab|0000000000000001|reject|550 no|pe"),
+            parse_output(b"filter-result|00000000000000ab|0000000000000001|reject|550 no|pe"),
             Ok(Output::Result {
                 session: 0xab,
                 token: 1,
@@ -283,33 +301,40 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_output("filter-result|1|2|proceed").unwrap(),
+            parse_output(b"filter-result|1|2|proceed").unwrap(),
             Output::Result {
                 session: 1,
                 token: 2,
                 decision: Decision::Proceed
             }
         );
-        assert!(parse_output("filter-result|1|2|reject").is_err());
-        assert!(parse_output("filter-result|1|2|maybe").is_err());
-        assert!(parse_output("filter-result|zz|2|proceed").is_err());
+        assert!(parse_output(b"filter-result|1|2|reject").is_err());
+        assert!(parse_output(b"filter-result|1|2|maybe").is_err());
+        assert!(parse_output(b"filter-result|zz|2|proceed").is_err());
         assert_eq!(
-            parse_output("filter-dataline|1|2|..x|y").unwrap(),
+            parse_output(b"filter-dataline|1|2|..x|y\xe9").unwrap(),
             Output::DataLine {
                 session: 1,
                 token: 2,
-                line: "..x|y".into()
+                line: b"..x|y\xe9".to_vec()
             }
         );
-        assert_eq!(parse_output("report|0.7|x").unwrap(), Output::Other);
+        assert_eq!(parse_output(b"report|0.7|x").unwrap(), Output::Other);
     }
 
     #[test]
     fn data_round_trip() {
-        let lines = data_lines(b"A: b\n\n.dot\nend\n");
-        assert_eq!(lines, vec!["A: b", "", "..dot", "end", "."]);
+        let content = b"A: b\n\n.dot\ncaf\xe9\n";
+        let lines = data_lines(content);
+        let want: Vec<&[u8]> = vec![b"A: b", b"", b"..dot", b"caf\xe9", b"."];
+        assert_eq!(lines, want);
         let back = content_of(&lines[..lines.len() - 1]);
-        assert_eq!(back, b"A: b\n\n.dot\nend\n");
-        assert_eq!(content_of(&["x\ry".to_string()]), b"xy\n");
+        assert_eq!(back, content);
+        assert_eq!(content_of(&[b"x\ry".to_vec()]), b"xy\n");
+        assert_eq!(data_lines(b""), vec![b".".to_vec()]);
+        assert_eq!(
+            data_line("1.0", 1, 2, b"caf\xe9"),
+            b"filter|0.7|1.0|smtp-in|data-line|0000000000000001|0000000000000002|caf\xe9".to_vec()
+        );
     }
 }

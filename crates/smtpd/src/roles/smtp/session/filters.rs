@@ -22,6 +22,10 @@ use crate::roles::smtp::tls::Upgrade;
 /// The header a `junk` decision adds.
 pub const JUNK_HEADER: &[u8] = b"X-Spam: Yes\r\n";
 
+/// The largest message the data-line filters can be handed: it travels to
+/// the mfa and back in one frame (with room for the rest of the message).
+pub const MAX_FILTERED: usize = smtpd_ipc::MAX_FRAME_LEN - 64 * 1024;
+
 /// A verdict's reply: `code` and `text`, whose leading enhanced status
 /// code (if any) is taken as the reply's; otherwise one in the code's
 /// class (`x.7.1`, delivery not authorized).
@@ -174,6 +178,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         held: Option<Vec<u8>>,
     ) -> Result<Reply, Next> {
         if let Some(content) = held {
+            if content.len() > MAX_FILTERED {
+                if let Some(tx) = self.tx.take() {
+                    self.rollback(tx);
+                }
+                return Ok(r(
+                    552,
+                    (5, 3, 4),
+                    format!("Message too big for the filters: limit is {MAX_FILTERED} bytes"),
+                ));
+            }
             match self.filter_content(content).await {
                 Ok(c) => {
                     let written = self
