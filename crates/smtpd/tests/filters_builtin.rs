@@ -214,3 +214,21 @@ listen on 127.0.0.1 port {PORT}"#,
     assert_eq!(ann[0].header("X-Spam"), Some("Yes"));
     assert_eq!(pymail::maildir(&s.path("home/joe/Maildir")).len(), 0);
 }
+
+/// `rewrite`: the recipient a filter gives replaces the client's, before
+/// the rules see it.
+#[test]
+fn rcpt_to_rewrite_replaces_the_recipient() {
+    let s = start(
+        r#"table moved { "old@local.test" }
+filter rw phase rcpt-to match rcpt-to <moved> rewrite "joe@local.test"
+listen on 127.0.0.1 port {PORT} filter rw"#,
+        support::nodns::args(),
+    );
+    let msg = support::message::message(FROM, "old@local.test", "moved", b"hi\n");
+    support::message::send_one(s.port, FROM, &["old@local.test"], &msg);
+    wait_delivered(&s, 1);
+    let joe = pymail::maildir(&s.path("home/joe/Maildir"));
+    assert_eq!(joe.len(), 1);
+    assert_eq!(joe[0].header("Subject"), Some("moved"));
+}

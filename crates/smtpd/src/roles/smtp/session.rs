@@ -659,8 +659,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                 return next;
             }
         }
+        // A rewrite to an empty address is the null sender; one that does
+        // not parse leaves the client's.
         if let FilterVerdict::Rewrite(v) = &verdict {
-            m.sender = MailAddr::parse(v).ok();
+            if v.is_empty() || v == "<>" {
+                m.sender = None;
+            } else if let Ok(a) = MailAddr::parse(v.trim_start_matches('<').trim_end_matches('>')) {
+                m.sender = Some(a);
+            }
         }
         self.open_tx(m, junk).await;
         Next::Continue
@@ -817,7 +823,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             return next;
         }
         if let FilterVerdict::Rewrite(v) = &verdict {
-            if let Ok(a) = MailAddr::parse(v) {
+            if let Ok(a) = MailAddr::parse(v.trim_start_matches('<').trim_end_matches('>')) {
                 rcpt = address::canonical(a);
             }
         }
