@@ -322,3 +322,28 @@ fn relay_action_filter_hears_smtp_out_reports() {
     // The smtp-in session was not filtered (the listener has no filter).
     assert!(!text.contains("|smtp-in|"), "{text}");
 }
+
+/// A filter program that is gone before its handshake stops the server at
+/// start, naming the filter.
+#[test]
+fn a_filter_that_cannot_start_stops_the_server() {
+    let mut s = Server::start_opts(
+        r#"filter f proc-exec "exit 3"
+listen on 127.0.0.1 port {PORT} filter f
+action "local" maildir "{DIR}/mail"
+match from any for domain "local.test" action "local"
+"#,
+        Options {
+            args: support::nodns::args(),
+            wait_ready: false,
+            ..Default::default()
+        },
+    );
+    let st = s
+        .wait_exit(Duration::from_secs(30))
+        .expect("the server stops");
+    assert!(!st.success(), "{st:?}");
+    let log = s.log.text();
+    assert!(log.contains("filter f"), "{log}");
+    assert!(log.contains("child mfa"), "{log}");
+}
