@@ -7,6 +7,7 @@
 //! whole server with a non-zero status; SIGTERM/SIGINT stop it in order.
 
 mod host;
+mod offline;
 pub use host::server_name;
 mod privileged;
 pub mod setup;
@@ -265,6 +266,12 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
                     tracing::debug!("{role} is ready");
                     if ready == Role::CHILDREN.len() {
                         info!("smtpd ready: listening on {}", addrs.join(", "));
+                        // What sendmail dropped while we were down.
+                        tokio::spawn(offline::replay_all(offline::Replay {
+                            spool: runtime.paths.spool.clone(),
+                            socket: runtime.paths.socket.clone(),
+                            privileged: runtime.privileged,
+                        }));
                     }
                 }
                 Inbound::Msg { from, msg, fds } => privileged.handle(from, msg, fds),
