@@ -67,6 +67,9 @@ pub enum Request {
     Log { verbose: bool },
     /// `sendmail`: a local SMTP session, answered with one end of it.
     OpenSession,
+    /// `update table NAME`: the lookup process reloads the table from its
+    /// file.
+    UpdateTable(String),
 }
 
 impl Request {
@@ -94,6 +97,7 @@ impl Request {
             Request::Remove(_) => "remove",
             Request::Log { .. } => "log",
             Request::OpenSession => "enqueue",
+            Request::UpdateTable(_) => "update table",
         }
     }
 }

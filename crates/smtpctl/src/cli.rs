@@ -19,7 +19,9 @@ use crate::parser;
   pause|resume mda|mta|smtp
   pause|resume envelope EVPID|MSGID|all
   schedule EVPID|MSGID|all | remove EVPID|MSGID|all
-  monitor [--count N] | log brief|verbose"
+  monitor [--count N] | log brief|verbose
+  update table NAME (reload a file table)
+  encrypt [STRING] (SHA-512 crypt, $6$, of STRING or of each line of stdin)"
 )]
 pub struct Cli {
     /// The daemon's control socket [default: $SMTPD_SOCKET, else

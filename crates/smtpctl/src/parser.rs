@@ -32,6 +32,10 @@ pub enum Command {
     Log {
         verbose: bool,
     },
+    /// `encrypt [STRING]`: no string, each line of standard input.
+    Encrypt(Option<String>),
+    /// `update table NAME`.
+    UpdateTable(String),
     /// A command OpenSMTPD has and we do not yet, by its words.
     Unsupported(String),
 }
@@ -148,6 +152,19 @@ pub fn parse(words: &[String]) -> Result<Command, CtlError> {
             let verbose = keyword(word, &["brief", "verbose"])? == "verbose";
             Ok(Command::Log { verbose })
         }
+        "encrypt" => match rest {
+            [] => Ok(Command::Encrypt(None)),
+            [s] => Ok(Command::Encrypt(Some(s.clone()))),
+            _ => Err(usage(
+                "encrypt takes one string (or reads lines on standard input)",
+            )),
+        },
+        "update" => match rest {
+            [what, name] if keyword(what, &["table"]).is_ok() => {
+                Ok(Command::UpdateTable(name.clone()))
+            }
+            _ => Err(usage("usage: update table NAME")),
+        },
         "spf" => Ok(Command::Unsupported("spf walk".into())),
         other => Ok(Command::Unsupported(other.to_string())),
     }
@@ -315,11 +332,9 @@ mod tests {
             ("show hoststats", "show hoststats"),
             ("show relays", "show relays"),
             ("show routes", "show routes"),
-            ("update table aliases", "update"),
             ("trace all", "trace"),
             ("profile queue", "profile"),
             ("discover 01020304", "discover"),
-            ("encrypt", "encrypt"),
             ("spf walk", "spf walk"),
             ("resume route 1", "resume route"),
             ("pause mta from 1.2.3.4 for x", "pause mta from"),
@@ -330,6 +345,19 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn encrypt_and_update_table() {
+        assert_eq!(p("encrypt").unwrap(), Command::Encrypt(None));
+        assert_eq!(p("enc pw").unwrap(), Command::Encrypt(Some("pw".into())));
+        assert!(p("encrypt a b").is_err());
+        assert_eq!(
+            p("up t aliases").unwrap(),
+            Command::UpdateTable("aliases".into())
+        );
+        assert!(p("update table").is_err());
+        assert!(p("update aliases").is_err());
     }
 
     #[test]

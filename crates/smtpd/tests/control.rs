@@ -431,11 +431,9 @@ fn commands_we_lack_say_so_and_fail() {
         &["show", "hosts"][..],
         &["show", "relays"],
         &["show", "routes"],
-        &["update", "table", "aliases"],
         &["trace", "all"],
         &["profile", "queue"],
         &["discover", "01020304"],
-        &["encrypt"],
         &["spf", "walk"],
     ] {
         let out = ctl::command_at(&socket, &spool, cmd).output().unwrap();
@@ -496,4 +494,53 @@ fn garbage_on_the_control_socket_is_not_fatal() {
     }
     assert!(ctl::ok(&s, &["show", "status"]).starts_with("MDA running\n"));
     assert!(!s.log.text().contains("fatal"), "{}", s.log.text());
+}
+
+/// `update table NAME`: lka reads a `file:` table again, and mail follows
+/// the new entry; unknown and inline tables are refused, saying why.
+#[test]
+fn update_table_reloads_an_alias_file() {
+    let conf = r#"table aliases file:{DIR}/aliases
+table inline { "x" = "joe" }
+listen on 127.0.0.1 port {PORT}
+action "local" maildir "{DIR}/mail/%{user.username}" alias <aliases> userbase <users>
+match from any for domain "local.test" action "local"
+"#;
+    let s = start_with(conf, Options::default(), |dir| {
+        std::fs::write(dir.join("aliases"), "postmaster: joe\n").unwrap();
+    });
+    send(&s, &["postmaster@local.test"], "before");
+    wait_count(&s, "delivery: Ok", 1, Duration::from_secs(15));
+    assert_eq!(mailbox::maildir_count(&s.path("mail/joe")), 1);
+
+    std::fs::write(s.path("aliases"), "postmaster: ann\n").unwrap();
+    assert_eq!(
+        ctl::ok(&s, &["update", "table", "aliases"]),
+        "command succeeded\n"
+    );
+    send(&s, &["postmaster@local.test"], "after");
+    wait_count(&s, "delivery: Ok", 2, Duration::from_secs(15));
+    let ann = mailbox::maildir(&s.path("mail/ann"));
+    assert_eq!(ann.len(), 1);
+    assert!(String::from_utf8_lossy(&ann[0]).contains("Subject: after"));
+    assert_eq!(mailbox::maildir_count(&s.path("mail/joe")), 1);
+
+    for (name, says) in [
+        ("nosuch", "no table named nosuch"),
+        ("inline", "defined in the configuration"),
+    ] {
+        let out = ctl::run(&s, &["update", "table", name]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    // A file gone: refused, and the table keeps serving what it had.
+    std::fs::remove_file(s.path("aliases")).unwrap();
+    let out = ctl::run(&s, &["update", "table", "aliases"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("aliases"), "{err}");
+    send(&s, &["postmaster@local.test"], "kept");
+    wait_count(&s, "delivery: Ok", 3, Duration::from_secs(15));
+    assert_eq!(mailbox::maildir_count(&s.path("mail/ann")), 2);
 }

@@ -52,6 +52,11 @@ pub enum ToControl {
         req: ReqId,
         result: Result<(), String>,
     },
+    /// lka: the answer to `ToLka::UpdateTable`.
+    TableUpdated {
+        req: ReqId,
+        result: Result<(), String>,
+    },
     /// parent: stop.
     Shutdown,
 }
@@ -65,6 +70,7 @@ impl Message for ToControl {
             | ToControl::EnvelopeText { .. }
             | ToControl::MessageFile { .. } => from == Role::Queue,
             ToControl::SessionOpened { .. } => from == Role::Smtp,
+            ToControl::TableUpdated { .. } => from == Role::Lka,
             ToControl::Shutdown => from == Role::Parent,
         }
     }
@@ -78,6 +84,7 @@ impl Message for ToControl {
             ToControl::EnvelopeText { .. } => "EnvelopeText",
             ToControl::MessageFile { .. } => "MessageFile",
             ToControl::SessionOpened { .. } => "SessionOpened",
+            ToControl::TableUpdated { .. } => "TableUpdated",
             ToControl::Shutdown => "Shutdown",
         }
     }
@@ -98,7 +105,8 @@ impl ToControl {
             | ToControl::Envelopes { req, .. }
             | ToControl::EnvelopeText { req, .. }
             | ToControl::MessageFile { req, .. }
-            | ToControl::SessionOpened { req, .. } => Some(*req),
+            | ToControl::SessionOpened { req, .. }
+            | ToControl::TableUpdated { req, .. } => Some(*req),
             _ => None,
         }
     }

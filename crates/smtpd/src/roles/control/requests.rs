@@ -132,6 +132,7 @@ async fn answer(sh: &Shared, uid: u32, req: Request, out: &Sender<Response>) -> 
             (count(sh, order).await, none())
         }
         Request::Log { verbose } => (set_verbose(sh, verbose), none()),
+        Request::UpdateTable(name) => (update_table(sh, name).await, none()),
     };
     reply_fds(out, resp, fds)
 }
@@ -278,6 +279,24 @@ async fn open_session(sh: &Shared) -> (Response, Vec<OwnedFd>) {
             Vec::new(),
         ),
         Err(e) => (Response::Failed(format!("smtp: {e}")), Vec::new()),
+    }
+}
+
+/// `update table NAME`: lka, which holds the tables, reloads it.
+async fn update_table(sh: &Shared, name: String) -> Response {
+    let lka = sh.peers.lka();
+    info!("control: update table {}", name.escape_default());
+    match ask(sh, |req| {
+        lka.send(crate::msg::ToLka::UpdateTable { req, name })
+    })
+    .await
+    {
+        Ok((ToControl::TableUpdated { result, .. }, _)) => match result {
+            Ok(()) => Response::Ok,
+            Err(e) => Response::Failed(e),
+        },
+        Ok((other, _)) => Response::Failed(format!("unexpected answer {}", msg_name(&other))),
+        Err(e) => Response::Failed(format!("lka: {e}")),
     }
 }
 
