@@ -26,6 +26,14 @@ impl Subsystem {
     }
 }
 
+/// What `show hosts|relays|routes` lists of the mta's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MtaView {
+    Hosts,
+    Relays,
+    Routes,
+}
+
 /// Which envelopes a command is about: `ID|MSGID|all`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
@@ -67,6 +75,8 @@ pub enum Request {
     Log { verbose: bool },
     /// `sendmail`: a local SMTP session, answered with one end of it.
     OpenSession,
+    /// `show hosts|relays|routes`: the mta's current state, as lines.
+    ShowMta(MtaView),
     /// `update table NAME`: the lookup process reloads the table from its
     /// file.
     UpdateTable(String),
@@ -98,6 +108,9 @@ impl Request {
             Request::Log { .. } => "log",
             Request::OpenSession => "enqueue",
             Request::UpdateTable(_) => "update table",
+            Request::ShowMta(MtaView::Hosts) => "show hosts",
+            Request::ShowMta(MtaView::Relays) => "show relays",
+            Request::ShowMta(MtaView::Routes) => "show routes",
         }
     }
 }

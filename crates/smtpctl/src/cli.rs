@@ -15,7 +15,7 @@ use crate::parser;
     version,
     after_help = "Commands (any unambiguous prefix will do, e.g. `sh q`):
   show queue [MSGID] | show envelope EVPID | show message EVPID|MSGID
-  show stats | show status
+  show stats | show status | show hosts | show relays | show routes
   pause|resume mda|mta|smtp
   pause|resume envelope EVPID|MSGID|all
   schedule EVPID|MSGID|all | remove EVPID|MSGID|all

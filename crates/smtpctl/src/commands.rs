@@ -27,6 +27,10 @@ pub fn run(place: &Place, cmd: Command) -> Result<(), CtlError> {
         }
         Command::Encrypt(s) => encrypt::run(s.as_deref()),
         Command::UpdateTable(name) => succeeded(place, Request::UpdateTable(name)),
+        Command::ShowMta(view) => match connect(place)?.request(&Request::ShowMta(view))?.0 {
+            Response::Lines(lines) => lines.iter().try_for_each(|l| text::say(l)),
+            other => Err(failure(other, "Lines")),
+        },
         Command::Unsupported(name) => Err(CtlError::Unsupported(name)),
     }
 }

@@ -6,7 +6,7 @@
 //! Identifiers are OpenSMTPD's: a message id is 8 hex digits, an envelope
 //! id 16.
 
-use smtpd_control_proto::{Subsystem, Target};
+use smtpd_control_proto::{MtaView, Subsystem, Target};
 use smtpd_types::{EvpId, MsgId};
 
 use crate::error::CtlError;
@@ -36,6 +36,8 @@ pub enum Command {
     Encrypt(Option<String>),
     /// `update table NAME`.
     UpdateTable(String),
+    /// `show hosts|relays|routes`.
+    ShowMta(MtaView),
     /// A command OpenSMTPD has and we do not yet, by its words.
     Unsupported(String),
 }
@@ -198,6 +200,9 @@ fn parse_show(words: &[String]) -> Result<Command, CtlError> {
         },
         "stats" => no_more(rest, "show stats").map(|()| Command::ShowStats),
         "status" => no_more(rest, "show status").map(|()| Command::ShowStatus),
+        "hosts" => no_more(rest, "show hosts").map(|()| Command::ShowMta(MtaView::Hosts)),
+        "relays" => no_more(rest, "show relays").map(|()| Command::ShowMta(MtaView::Relays)),
+        "routes" => no_more(rest, "show routes").map(|()| Command::ShowMta(MtaView::Routes)),
         other => Ok(Command::Unsupported(format!("show {other}"))),
     }
 }
@@ -328,10 +333,7 @@ mod tests {
     #[test]
     fn commands_we_lack_are_named_not_guessed() {
         for (line, name) in [
-            ("show hosts", "show hosts"),
             ("show hoststats", "show hoststats"),
-            ("show relays", "show relays"),
-            ("show routes", "show routes"),
             ("trace all", "trace"),
             ("profile queue", "profile"),
             ("discover 01020304", "discover"),
@@ -358,6 +360,10 @@ mod tests {
         );
         assert!(p("update table").is_err());
         assert!(p("update aliases").is_err());
+        assert!(p("sh ho").unwrap_err().to_string().contains("hoststats"));
+        assert_eq!(p("sh hosts").unwrap(), Command::ShowMta(MtaView::Hosts));
+        assert_eq!(p("sh rel").unwrap(), Command::ShowMta(MtaView::Relays));
+        assert_eq!(p("sh rou").unwrap(), Command::ShowMta(MtaView::Routes));
     }
 
     #[test]

@@ -428,10 +428,7 @@ fn commands_we_lack_say_so_and_fail() {
     let dir = tempfile::tempdir().unwrap();
     let (socket, spool) = (dir.path().join("none.sock"), dir.path().join("spool"));
     for cmd in [
-        &["show", "hosts"][..],
-        &["show", "relays"],
-        &["show", "routes"],
-        &["trace", "all"],
+        &["trace", "all"][..],
         &["profile", "queue"],
         &["discover", "01020304"],
         &["spf", "walk"],
@@ -543,4 +540,71 @@ match from any for domain "local.test" action "local"
     send(&s, &["postmaster@local.test"], "kept");
     wait_count(&s, "delivery: Ok", 3, Duration::from_secs(15));
     assert_eq!(mailbox::maildir_count(&s.path("mail/ann")), 2);
+}
+
+/// `show hosts|relays|routes`: nothing while idle; a connection kept
+/// alive after a delivery (hosts, relays, routes), and a relay whose host
+/// accepts the connection but never greets (a task waiting, a
+/// connection being opened).
+#[test]
+fn show_hosts_relays_and_routes_describe_the_mta() {
+    let sink = Sink::start(SinkOptions::default());
+    // Accepts connections (the kernel does) and never says a word.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mute_port = mute.local_addr().unwrap().port();
+    let config = format!(
+        "listen on 127.0.0.1 port {{PORT}}\n\
+         action \"out\" relay host smtp://127.0.0.1:{}\n\
+         action \"stuck\" relay host smtp://127.0.0.1:{mute_port}\n\
+         match from any for domain \"remote.test\" action \"out\"\n\
+         match from any for domain \"stuck.test\" action \"stuck\"\n",
+        sink.port()
+    );
+    let s = start(&config);
+    for view in ["hosts", "relays", "routes"] {
+        assert_eq!(ctl::ok(&s, &["show", view]), "", "show {view} while idle");
+    }
+
+    send(&s, &["bob@remote.test"], "relayed");
+    assert!(eventually(Duration::from_secs(15), || sink
+        .received()
+        .len()
+        == 1));
+    // The connection idles, kept alive (10 s by default).
+    let mut routes = String::new();
+    assert!(eventually(Duration::from_secs(5), || {
+        routes = ctl::ok(&s, &["show", "routes"]);
+        routes.contains("---K")
+    }));
+    assert!(
+        routes.starts_with("1. [127.0.0.1] <-> 127.0.0.1 (127.0.0.1) ---K nconn=1 "),
+        "{routes}"
+    );
+    let hosts = ctl::ok(&s, &["show", "hosts"]);
+    assert!(
+        hosts.starts_with("127.0.0.1 127.0.0.1 refcount=1 nconn=1 lastconn="),
+        "{hosts}"
+    );
+    let relays = ctl::ok(&s, &["show", "relays"]);
+    let want = format!(
+        "[relay:127.0.0.1,port={},dispatcher=out] refcount=1 ntask=0 nconn=1 lastconn=",
+        sink.port()
+    );
+    assert!(relays.starts_with(&want), "{relays}");
+
+    send(&s, &["carol@stuck.test"], "stuck");
+    let want = format!(
+        "[relay:127.0.0.1,port={mute_port},dispatcher=stuck] refcount=2 ntask=1 nconn=1 lastconn=- timeout=- wait=connector\n"
+    );
+    let mut relays = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            relays = ctl::ok(&s, &["show", "relays"]);
+            relays.contains(&want)
+        }),
+        "{relays}"
+    );
+    assert_eq!(ctl::ok(&s, &["pause", "mta"]), "command succeeded\n");
+    assert!(ctl::ok(&s, &["show", "relays"]).contains("wait=connector [PAUSED]\n"));
+    drop(mute);
 }

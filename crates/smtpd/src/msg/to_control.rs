@@ -57,6 +57,8 @@ pub enum ToControl {
         req: ReqId,
         result: Result<(), String>,
     },
+    /// mta: the answer to `ToMta::Show`.
+    Lines { req: ReqId, lines: Vec<String> },
     /// parent: stop.
     Shutdown,
 }
@@ -71,6 +73,7 @@ impl Message for ToControl {
             | ToControl::MessageFile { .. } => from == Role::Queue,
             ToControl::SessionOpened { .. } => from == Role::Smtp,
             ToControl::TableUpdated { .. } => from == Role::Lka,
+            ToControl::Lines { .. } => from == Role::Mta,
             ToControl::Shutdown => from == Role::Parent,
         }
     }
@@ -85,6 +88,7 @@ impl Message for ToControl {
             ToControl::MessageFile { .. } => "MessageFile",
             ToControl::SessionOpened { .. } => "SessionOpened",
             ToControl::TableUpdated { .. } => "TableUpdated",
+            ToControl::Lines { .. } => "Lines",
             ToControl::Shutdown => "Shutdown",
         }
     }
@@ -106,7 +110,8 @@ impl ToControl {
             | ToControl::EnvelopeText { req, .. }
             | ToControl::MessageFile { req, .. }
             | ToControl::SessionOpened { req, .. }
-            | ToControl::TableUpdated { req, .. } => Some(*req),
+            | ToControl::TableUpdated { req, .. }
+            | ToControl::Lines { req, .. } => Some(*req),
             _ => None,
         }
     }

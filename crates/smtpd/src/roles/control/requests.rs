@@ -133,6 +133,7 @@ async fn answer(sh: &Shared, uid: u32, req: Request, out: &Sender<Response>) -> 
         }
         Request::Log { verbose } => (set_verbose(sh, verbose), none()),
         Request::UpdateTable(name) => (update_table(sh, name).await, none()),
+        Request::ShowMta(view) => (show_mta(sh, view).await, none()),
     };
     reply_fds(out, resp, fds)
 }
@@ -279,6 +280,16 @@ async fn open_session(sh: &Shared) -> (Response, Vec<OwnedFd>) {
             Vec::new(),
         ),
         Err(e) => (Response::Failed(format!("smtp: {e}")), Vec::new()),
+    }
+}
+
+/// `show hosts|relays|routes`: the mta describes its state.
+async fn show_mta(sh: &Shared, view: smtpd_control_proto::MtaView) -> Response {
+    let mta = sh.peers.mta();
+    match ask(sh, |req| mta.send(ToMta::Show { req, view })).await {
+        Ok((ToControl::Lines { lines, .. }, _)) => Response::Lines(lines),
+        Ok((other, _)) => Response::Failed(format!("unexpected answer {}", msg_name(&other))),
+        Err(e) => Response::Failed(format!("mta: {e}")),
     }
 }
 
