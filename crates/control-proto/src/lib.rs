@@ -32,7 +32,7 @@ pub use client::{Client, ClientError};
 pub use digest::Digest;
 pub use duration::duration_text;
 pub use queue_entry::{EntryFlags, QueueEntry, RunState};
-pub use request::{MtaView, Request, Subsystem, Target};
+pub use request::{trace_roles, MtaView, Request, Subsystem, Target, TRACE_SUBSYSTEMS};
 pub use response::{Response, Status};
 
 /// Where `smtpctl` looks for the control socket by default.

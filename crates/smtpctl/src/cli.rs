@@ -21,6 +21,7 @@ use crate::parser;
   schedule EVPID|MSGID|all | remove EVPID|MSGID|all
   monitor [--count N] | log brief|verbose
   update table NAME (reload a file table)
+  trace|untrace SUBSYSTEM (verbose logging in the processes concerned)
   encrypt [STRING] (SHA-512 crypt, $6$, of STRING or of each line of stdin)"
 )]
 pub struct Cli {

@@ -31,6 +31,13 @@ pub fn run(place: &Place, cmd: Command) -> Result<(), CtlError> {
             Response::Lines(lines) => lines.iter().try_for_each(|l| text::say(l)),
             other => Err(failure(other, "Lines")),
         },
+        Command::Trace { subsystem, on } => succeeded(
+            place,
+            Request::Trace {
+                subsystem: subsystem.to_string(),
+                on,
+            },
+        ),
         Command::Unsupported(name) => Err(CtlError::Unsupported(name)),
     }
 }

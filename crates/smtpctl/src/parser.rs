@@ -6,7 +6,7 @@
 //! Identifiers are OpenSMTPD's: a message id is 8 hex digits, an envelope
 //! id 16.
 
-use smtpd_control_proto::{MtaView, Subsystem, Target};
+use smtpd_control_proto::{MtaView, Subsystem, Target, TRACE_SUBSYSTEMS};
 use smtpd_types::{EvpId, MsgId};
 
 use crate::error::CtlError;
@@ -38,6 +38,11 @@ pub enum Command {
     UpdateTable(String),
     /// `show hosts|relays|routes`.
     ShowMta(MtaView),
+    /// `trace|untrace SUBSYSTEM`.
+    Trace {
+        subsystem: &'static str,
+        on: bool,
+    },
     /// A command OpenSMTPD has and we do not yet, by its words.
     Unsupported(String),
 }
@@ -75,7 +80,7 @@ const SHOW: &[&str] = &[
 
 /// The keyword of `table` that `word` abbreviates. An exact match wins
 /// (`hosts` is also a prefix of `hoststats`).
-fn keyword(word: &str, table: &'static [&'static str]) -> Result<&'static str, CtlError> {
+fn keyword(word: &str, table: &[&'static str]) -> Result<&'static str, CtlError> {
     if let Some(k) = table.iter().find(|k| **k == word) {
         return Ok(k);
     }
@@ -167,6 +172,17 @@ pub fn parse(words: &[String]) -> Result<Command, CtlError> {
             }
             _ => Err(usage("usage: update table NAME")),
         },
+        verb @ ("trace" | "untrace") => {
+            let names: Vec<&'static str> = TRACE_SUBSYSTEMS.iter().map(|(n, _)| *n).collect();
+            let [word] = rest else {
+                return Err(usage(format!("{verb} needs one of: {}", names.join(", "))));
+            };
+            let subsystem = keyword(word, &names)?;
+            Ok(Command::Trace {
+                subsystem,
+                on: verb == "trace",
+            })
+        }
         "spf" => Ok(Command::Unsupported("spf walk".into())),
         other => Ok(Command::Unsupported(other.to_string())),
     }
@@ -334,7 +350,6 @@ mod tests {
     fn commands_we_lack_are_named_not_guessed() {
         for (line, name) in [
             ("show hoststats", "show hoststats"),
-            ("trace all", "trace"),
             ("profile queue", "profile"),
             ("discover 01020304", "discover"),
             ("spf walk", "spf walk"),
@@ -347,6 +362,26 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn trace_takes_opensmtpd_s_subsystems() {
+        assert_eq!(
+            p("trace all").unwrap(),
+            Command::Trace {
+                subsystem: "all",
+                on: true
+            }
+        );
+        assert_eq!(
+            p("untr sch").unwrap(),
+            Command::Trace {
+                subsystem: "scheduler",
+                on: false
+            }
+        );
+        assert!(p("trace nothing").is_err());
+        assert!(p("trace").is_err());
     }
 
     #[test]

@@ -423,13 +423,41 @@ fn log_verbose_and_brief_reach_every_process() {
     assert_eq!(s.log.count(debug_line), seen);
 }
 
+/// `trace SUBSYSTEM` turns verbose logging on in the processes doing that
+/// work only (`trace scheduler`: the scheduler, not the queue);
+/// `untrace` turns it off again.
+#[test]
+fn trace_and_untrace_switch_the_processes_of_a_subsystem() {
+    let s = start(LOCAL);
+    let (scheduler, queue) = ("scheduler: debug:", "queue: debug:");
+    assert_eq!(ctl::ok(&s, &["trace", "scheduler"]), "command succeeded\n");
+    send(&s, &["joe@local.test"], "one");
+    wait_count(&s, "delivery: Ok", 1, Duration::from_secs(15));
+    assert!(s.log.count(scheduler) >= 1, "{}", s.log.text());
+    assert_eq!(s.log.count(queue), 0, "{}", s.log.text());
+
+    assert_eq!(
+        ctl::ok(&s, &["untrace", "scheduler"]),
+        "command succeeded\n"
+    );
+    let seen = s.log.count(scheduler);
+    send(&s, &["joe@local.test"], "two");
+    wait_count(&s, "delivery: Ok", 2, Duration::from_secs(15));
+    assert_eq!(s.log.count(scheduler), seen);
+    assert!(s
+        .log
+        .text()
+        .contains("control: trace scheduler: logging verbose in scheduler"));
+    let out = ctl::run(&s, &["trace", "nothing"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn commands_we_lack_say_so_and_fail() {
     let dir = tempfile::tempdir().unwrap();
     let (socket, spool) = (dir.path().join("none.sock"), dir.path().join("spool"));
     for cmd in [
-        &["trace", "all"][..],
-        &["profile", "queue"],
+        &["profile", "queue"][..],
         &["discover", "01020304"],
         &["spf", "walk"],
     ] {
