@@ -132,6 +132,17 @@ fn an_offline_message_is_enqueued_as_the_user_who_owns_it() {
         sysusers::set_mode(&forged, 0o600);
         // A symbolic link to it: never followed.
         std::os::unix::fs::symlink(&forged, offline.join("2.link")).unwrap();
+        // A second name of smtpdtest2's file: not sent as smtpdtest2.
+        let theirs = dir.join("out/theirs");
+        std::fs::write(&theirs, format!("{rcpt}\nSubject: linked\n\nnot yours\n")).unwrap();
+        sysusers::chown(&theirs, u2.uid, u2.gid);
+        std::fs::hard_link(&theirs, offline.join("3.hardlink")).unwrap();
+        // A FIFO: never opened (it would block).
+        nix::unistd::mkfifo(
+            &offline.join("4.fifo"),
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+        )
+        .unwrap();
     });
     let offline = s.path("spool/offline");
     let md = std::fs::metadata(&offline).unwrap();
@@ -149,11 +160,35 @@ fn an_offline_message_is_enqueued_as_the_user_who_owns_it() {
     assert!(log.contains(&format!("from=<{}@", u1.name)), "{log}");
     assert!(!log.contains("root@evil.test"), "{log}");
     assert!(m.contains(&format!("From: {}@", u1.name)), "{m}");
+    let left = || {
+        let mut l = offline_files(&s.path("spool"));
+        l.sort();
+        l
+    };
     assert!(
-        eventually(Duration::from_secs(10), || offline_files(&s.path("spool"))
-            == ["2.link"]),
+        eventually(Duration::from_secs(10), || left()
+            == ["2.link", "3.hardlink", "4.fifo"]),
         "{:?}",
-        offline_files(&s.path("spool"))
+        left()
     );
-    assert!(log.contains("2.link: not enqueued"), "{log}");
+    assert!(
+        eventually(Duration::from_secs(10), || s
+            .log
+            .text()
+            .contains("offline: 1 of 4 message(s) enqueued")),
+        "{}",
+        s.log.text()
+    );
+    let log = s.log.text();
+    for (name, why) in [
+        ("2.link", "not a regular file"),
+        ("3.hardlink", "has 2 links"),
+        ("4.fifo", "not a regular file"),
+    ] {
+        assert!(
+            log.contains(&format!("{name}: not enqueued: {why}")),
+            "{log}"
+        );
+    }
+    assert_eq!(mailbox::maildir(&maildir).len(), 1, "only the owner's own");
 }

@@ -116,15 +116,24 @@ fn owner(uid: u32, privileged: bool) -> Result<Owner> {
 }
 
 /// Open the file without following a link or blocking on a FIFO, and
-/// check it is a plain file with one name (a hard link to somebody else's
-/// file would have that somebody as owner).
+/// check it is a plain file with one name: a hard link dropped here to
+/// a file of somebody else's would have it sent as that somebody.
 fn open_checked(path: &Path) -> Result<(File, std::fs::Metadata)> {
+    // Not even opened unless it looks like a plain file (opening a device
+    // as root may do something); checked again on the descriptor.
+    let seen = std::fs::symlink_metadata(path).context("stat")?;
+    if !seen.file_type().is_file() {
+        bail!("not a regular file");
+    }
     let file = OpenOptions::new()
         .read(true)
         .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
         .open(path)
         .context("opening")?;
     let md = file.metadata().context("fstat")?;
+    if md.ino() != seen.ino() || md.dev() != seen.dev() {
+        bail!("replaced while being opened");
+    }
     if !md.is_file() {
         bail!("not a regular file");
     }
