@@ -559,6 +559,22 @@ match from any for domain "local.test" action "local"
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{name}: {err}");
     }
+    // newaliases does the same (and a file: table needs nothing rebuilt).
+    std::fs::write(s.path("aliases"), "postmaster: bob\n").unwrap();
+    let newaliases = ctl::face(s.dir.path(), "newaliases");
+    let out = std::process::Command::new(&newaliases)
+        .arg("-f")
+        .arg(&s.config_path)
+        .env("SMTPD_SOCKET", s.path("smtpd.sock"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("table aliases reloaded by smtpd"), "{said}");
+    send(&s, &["postmaster@local.test"], "to bob");
+    wait_count(&s, "delivery: Ok", 3, Duration::from_secs(15));
+    assert_eq!(mailbox::maildir_count(&s.path("mail/bob")), 1);
+
     // A file gone: refused, and the table keeps serving what it had.
     std::fs::remove_file(s.path("aliases")).unwrap();
     let out = ctl::run(&s, &["update", "table", "aliases"]);
@@ -566,8 +582,8 @@ match from any for domain "local.test" action "local"
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("aliases"), "{err}");
     send(&s, &["postmaster@local.test"], "kept");
-    wait_count(&s, "delivery: Ok", 3, Duration::from_secs(15));
-    assert_eq!(mailbox::maildir_count(&s.path("mail/ann")), 2);
+    wait_count(&s, "delivery: Ok", 4, Duration::from_secs(15));
+    assert_eq!(mailbox::maildir_count(&s.path("mail/bob")), 2);
 }
 
 /// `show hosts|relays|routes`: nothing while idle; a connection kept

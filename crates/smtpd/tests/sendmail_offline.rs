@@ -118,7 +118,7 @@ fn an_offline_message_is_enqueued_as_the_user_who_owns_it() {
                 action \"md\" maildir userbase <realusers>\n\
                 match from any for domain \"local.test\" action \"md\"\n";
     let rcpt = format!("{}@local.test", u2.name);
-    let s = sysusers::start(conf, &[&u1, &u2], |dir| {
+    let s = sysusers::start_args(conf, &[&u1, &u2], |dir| {
         let offline = dir.join("spool/offline");
         std::fs::create_dir_all(&offline).unwrap();
         // What smtpdtest1 dropped, claiming to be root.
@@ -138,11 +138,20 @@ fn an_offline_message_is_enqueued_as_the_user_who_owns_it() {
         sysusers::chown(&theirs, u2.uid, u2.gid);
         std::fs::hard_link(&theirs, offline.join("3.hardlink")).unwrap();
         // A FIFO: never opened (it would block).
+        // The replay runs smtpctl as the files' owners: a copy they can
+        // reach wherever the build directory is.
+        let bin = dir.join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        sysusers::set_mode(&bin, 0o755);
+        let smtpctl = bin.join("smtpctl");
+        std::fs::copy(support::smtpctl::binary(), &smtpctl).unwrap();
+        sysusers::set_mode(&smtpctl, 0o755);
         nix::unistd::mkfifo(
             &offline.join("4.fifo"),
             nix::sys::stat::Mode::from_bits_truncate(0o666),
         )
         .unwrap();
+        vec!["--smtpctl".into(), smtpctl.display().to_string()]
     });
     let offline = s.path("spool/offline");
     let md = std::fs::metadata(&offline).unwrap();

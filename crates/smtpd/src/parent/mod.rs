@@ -271,6 +271,7 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
                             spool: runtime.paths.spool.clone(),
                             socket: runtime.paths.socket.clone(),
                             privileged: runtime.privileged,
+                            smtpctl: runtime.paths.smtpctl.clone(),
                         }));
                     }
                 }

@@ -34,6 +34,8 @@ pub struct Replay {
     pub spool: PathBuf,
     pub socket: PathBuf,
     pub privileged: bool,
+    /// `--smtpctl`, else beside smtpd.
+    pub smtpctl: Option<PathBuf>,
 }
 
 /// Replay every offline file, one after the other. Never fails: each
@@ -60,7 +62,7 @@ pub async fn replay_all(r: Replay) {
         return;
     }
     names.sort();
-    let smtpctl = match smtpctl_path() {
+    let smtpctl = match smtpctl_path(r.smtpctl.as_deref()) {
         Ok(p) => p,
         Err(e) => {
             warn!(
@@ -81,13 +83,18 @@ pub async fn replay_all(r: Replay) {
     info!("offline: {done} of {} message(s) enqueued", names.len());
 }
 
-/// smtpctl lives beside smtpd (both in /usr/sbin, as OpenSMTPD's; both in
-/// the target directory of a build).
-fn smtpctl_path() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating our own binary")?;
-    let p = exe.with_file_name("smtpctl");
+/// `--smtpctl`, else the one beside smtpd (both in /usr/sbin, as
+/// OpenSMTPD's; both in the target directory of a build). It runs as the
+/// files' owners: they must be able to reach it.
+fn smtpctl_path(given: Option<&Path>) -> Result<PathBuf> {
+    let p = match given {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe()
+            .context("locating our own binary")?
+            .with_file_name("smtpctl"),
+    };
     if !p.is_file() {
-        bail!("no smtpctl beside {}", exe.display());
+        bail!("no smtpctl at {}", p.display());
     }
     Ok(p)
 }
