@@ -22,6 +22,7 @@
 
 pub mod client;
 pub mod digest;
+mod duration;
 pub mod queue_entry;
 pub mod request;
 pub mod response;
@@ -29,8 +30,9 @@ pub mod vis;
 
 pub use client::{Client, ClientError};
 pub use digest::Digest;
+pub use duration::duration_text;
 pub use queue_entry::{EntryFlags, QueueEntry, RunState};
-pub use request::{Request, Subsystem, Target};
+pub use request::{trace_roles, MtaView, Request, Subsystem, Target, TRACE_SUBSYSTEMS};
 pub use response::{Response, Status};
 
 /// Where `smtpctl` looks for the control socket by default.

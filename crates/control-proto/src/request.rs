@@ -26,6 +26,53 @@ impl Subsystem {
     }
 }
 
+/// OpenSMTPD's trace subsystems (`smtpctl trace`), and the processes whose
+/// logging each turns verbose here: we have no finer traces than a
+/// process's debug logging.
+pub const TRACE_SUBSYSTEMS: &[(&str, &[Role])] = &[
+    ("all", &ALL_ROLES),
+    ("bounce", &[Role::Queue]),
+    ("expand", &[Role::Lka]),
+    ("filters", &[Role::Mfa]),
+    ("imsg", &ALL_ROLES),
+    ("io", &ALL_ROLES),
+    ("lookup", &[Role::Lka]),
+    ("mproc", &ALL_ROLES),
+    ("mta", &[Role::Mta]),
+    ("rules", &[Role::Lka]),
+    ("scheduler", &[Role::Scheduler]),
+    ("smtp", &[Role::Smtp]),
+    ("stat", &[Role::Control]),
+];
+
+const ALL_ROLES: [Role; 9] = [
+    Role::Parent,
+    Role::Smtp,
+    Role::Mta,
+    Role::Mda,
+    Role::Mfa,
+    Role::Lka,
+    Role::Queue,
+    Role::Scheduler,
+    Role::Control,
+];
+
+/// The processes `trace SUBSYSTEM` concerns; `None` for an unknown name.
+pub fn trace_roles(subsystem: &str) -> Option<&'static [Role]> {
+    TRACE_SUBSYSTEMS
+        .iter()
+        .find(|(name, _)| *name == subsystem)
+        .map(|(_, roles)| *roles)
+}
+
+/// What `show hosts|relays|routes` lists of the mta's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MtaView {
+    Hosts,
+    Relays,
+    Routes,
+}
+
 /// Which envelopes a command is about: `ID|MSGID|all`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
@@ -67,6 +114,14 @@ pub enum Request {
     Log { verbose: bool },
     /// `sendmail`: a local SMTP session, answered with one end of it.
     OpenSession,
+    /// `trace|untrace SUBSYSTEM`: verbose logging on or off in the
+    /// processes that do that part of the work (see [`TRACE_SUBSYSTEMS`]).
+    Trace { subsystem: String, on: bool },
+    /// `show hosts|relays|routes`: the mta's current state, as lines.
+    ShowMta(MtaView),
+    /// `update table NAME`: the lookup process reloads the table from its
+    /// file.
+    UpdateTable(String),
 }
 
 impl Request {
@@ -94,6 +149,12 @@ impl Request {
             Request::Remove(_) => "remove",
             Request::Log { .. } => "log",
             Request::OpenSession => "enqueue",
+            Request::UpdateTable(_) => "update table",
+            Request::Trace { on: true, .. } => "trace",
+            Request::Trace { on: false, .. } => "untrace",
+            Request::ShowMta(MtaView::Hosts) => "show hosts",
+            Request::ShowMta(MtaView::Relays) => "show relays",
+            Request::ShowMta(MtaView::Routes) => "show routes",
         }
     }
 }

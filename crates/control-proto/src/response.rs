@@ -39,6 +39,8 @@ pub enum Response {
     Digest(Digest),
     /// Carries one descriptor: our end of a local SMTP session.
     Session,
+    /// Lines to print as they are (`show hosts|relays|routes`).
+    Lines(Vec<String>),
 }
 
 impl Response {
@@ -55,6 +57,7 @@ impl Response {
             Response::Status(_) => "Status",
             Response::Digest(_) => "Digest",
             Response::Session => "Session",
+            Response::Lines(_) => "Lines",
         }
     }
 }

@@ -15,11 +15,14 @@ use crate::parser;
     version,
     after_help = "Commands (any unambiguous prefix will do, e.g. `sh q`):
   show queue [MSGID] | show envelope EVPID | show message EVPID|MSGID
-  show stats | show status
+  show stats | show status | show hosts | show relays | show routes
   pause|resume mda|mta|smtp
   pause|resume envelope EVPID|MSGID|all
   schedule EVPID|MSGID|all | remove EVPID|MSGID|all
-  monitor [--count N] | log brief|verbose"
+  monitor [--count N] | log brief|verbose
+  update table NAME (reload a file table)
+  trace|untrace SUBSYSTEM (verbose logging in the processes concerned)
+  encrypt [STRING] (SHA-512 crypt, $6$, of STRING or of each line of stdin)"
 )]
 pub struct Cli {
     /// The daemon's control socket [default: $SMTPD_SOCKET, else

@@ -5,7 +5,7 @@ use smtpd_control_proto::{client::unexpected, Client, Request, Response};
 use crate::cli::Place;
 use crate::error::{connect_error, CtlError};
 use crate::parser::Command;
-use crate::{monitor, show, text};
+use crate::{encrypt, monitor, show, text};
 
 pub fn run(place: &Place, cmd: Command) -> Result<(), CtlError> {
     match cmd {
@@ -25,6 +25,19 @@ pub fn run(place: &Place, cmd: Command) -> Result<(), CtlError> {
             expect_ok(place, Request::Log { verbose })?;
             text::say("logging request sent.")
         }
+        Command::Encrypt(s) => encrypt::run(s.as_deref()),
+        Command::UpdateTable(name) => succeeded(place, Request::UpdateTable(name)),
+        Command::ShowMta(view) => match connect(place)?.request(&Request::ShowMta(view))?.0 {
+            Response::Lines(lines) => lines.iter().try_for_each(|l| text::say(l)),
+            other => Err(failure(other, "Lines")),
+        },
+        Command::Trace { subsystem, on } => succeeded(
+            place,
+            Request::Trace {
+                subsystem: subsystem.to_string(),
+                on,
+            },
+        ),
         Command::Unsupported(name) => Err(CtlError::Unsupported(name)),
     }
 }

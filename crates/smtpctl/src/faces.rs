@@ -7,6 +7,8 @@ use smtpd_table::makemap::{build, dump, MapType};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use smtpd_control_proto::{client::unexpected, Client, Request, Response};
+
 use crate::cli::{finish, Place};
 use crate::error::CtlError;
 use crate::{show, text};
@@ -36,8 +38,10 @@ const DEFAULT_CONF: &str = "/etc/mail/smtpd.conf";
 
 /// `newaliases [-f FILE]`: rebuild every `db:` table the configuration
 /// uses for aliases or virtual users from its source (the same path
-/// without `.db`), as makemap -t aliases does. `file:` tables are read
-/// directly by the server: nothing to do for them.
+/// without `.db`), as makemap -t aliases does; then, as OpenSMTPD's, ask
+/// a running server to `update table` each of them, so that a `file:`
+/// table's new contents count at once (a server that is not running will
+/// read them when it starts).
 pub fn newaliases(args: &[String]) -> ExitCode {
     let conf = match args {
         [] => PathBuf::from(DEFAULT_CONF),
@@ -104,8 +108,24 @@ fn rebuild_aliases(conf: &Path) -> Result<(), CtlError> {
                 "newaliases: table {name} is not a db table: nothing to rebuild"
             ))?,
         }
+        reload(name)?;
     }
     Ok(())
+}
+
+/// `update table NAME` on the running server, if there is one.
+fn reload(name: &str) -> Result<(), CtlError> {
+    let place = Place::new(None, None);
+    let mut client = match Client::connect(&place.socket) {
+        Ok(c) => c,
+        Err(e) if e.server_down() => return Ok(()),
+        Err(e) => return Err(CtlError::Client(e)),
+    };
+    match client.request(&Request::UpdateTable(name.to_string()))?.0 {
+        Response::Ok => text::say(&format!("newaliases: table {name} reloaded by smtpd")),
+        Response::Failed(why) => Err(CtlError::Failed(format!("update table {name}: {why}"))),
+        other => Err(CtlError::Client(unexpected(&other, "Ok"))),
+    }
 }
 
 /// `makemap [-U] [-t aliases|set] [-o dbfile] [-d type] file`: the table

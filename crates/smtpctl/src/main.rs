@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod encrypt;
 mod error;
 mod faces;
 mod monitor;

@@ -6,7 +6,7 @@
 //! Identifiers are OpenSMTPD's: a message id is 8 hex digits, an envelope
 //! id 16.
 
-use smtpd_control_proto::{Subsystem, Target};
+use smtpd_control_proto::{MtaView, Subsystem, Target, TRACE_SUBSYSTEMS};
 use smtpd_types::{EvpId, MsgId};
 
 use crate::error::CtlError;
@@ -31,6 +31,17 @@ pub enum Command {
     },
     Log {
         verbose: bool,
+    },
+    /// `encrypt [STRING]`: no string, each line of standard input.
+    Encrypt(Option<String>),
+    /// `update table NAME`.
+    UpdateTable(String),
+    /// `show hosts|relays|routes`.
+    ShowMta(MtaView),
+    /// `trace|untrace SUBSYSTEM`.
+    Trace {
+        subsystem: &'static str,
+        on: bool,
     },
     /// A command OpenSMTPD has and we do not yet, by its words.
     Unsupported(String),
@@ -69,7 +80,7 @@ const SHOW: &[&str] = &[
 
 /// The keyword of `table` that `word` abbreviates. An exact match wins
 /// (`hosts` is also a prefix of `hoststats`).
-fn keyword(word: &str, table: &'static [&'static str]) -> Result<&'static str, CtlError> {
+fn keyword(word: &str, table: &[&'static str]) -> Result<&'static str, CtlError> {
     if let Some(k) = table.iter().find(|k| **k == word) {
         return Ok(k);
     }
@@ -148,6 +159,30 @@ pub fn parse(words: &[String]) -> Result<Command, CtlError> {
             let verbose = keyword(word, &["brief", "verbose"])? == "verbose";
             Ok(Command::Log { verbose })
         }
+        "encrypt" => match rest {
+            [] => Ok(Command::Encrypt(None)),
+            [s] => Ok(Command::Encrypt(Some(s.clone()))),
+            _ => Err(usage(
+                "encrypt takes one string (or reads lines on standard input)",
+            )),
+        },
+        "update" => match rest {
+            [what, name] if keyword(what, &["table"]).is_ok() => {
+                Ok(Command::UpdateTable(name.clone()))
+            }
+            _ => Err(usage("usage: update table NAME")),
+        },
+        verb @ ("trace" | "untrace") => {
+            let names: Vec<&'static str> = TRACE_SUBSYSTEMS.iter().map(|(n, _)| *n).collect();
+            let [word] = rest else {
+                return Err(usage(format!("{verb} needs one of: {}", names.join(", "))));
+            };
+            let subsystem = keyword(word, &names)?;
+            Ok(Command::Trace {
+                subsystem,
+                on: verb == "trace",
+            })
+        }
         "spf" => Ok(Command::Unsupported("spf walk".into())),
         other => Ok(Command::Unsupported(other.to_string())),
     }
@@ -181,6 +216,9 @@ fn parse_show(words: &[String]) -> Result<Command, CtlError> {
         },
         "stats" => no_more(rest, "show stats").map(|()| Command::ShowStats),
         "status" => no_more(rest, "show status").map(|()| Command::ShowStatus),
+        "hosts" => no_more(rest, "show hosts").map(|()| Command::ShowMta(MtaView::Hosts)),
+        "relays" => no_more(rest, "show relays").map(|()| Command::ShowMta(MtaView::Relays)),
+        "routes" => no_more(rest, "show routes").map(|()| Command::ShowMta(MtaView::Routes)),
         other => Ok(Command::Unsupported(format!("show {other}"))),
     }
 }
@@ -311,15 +349,9 @@ mod tests {
     #[test]
     fn commands_we_lack_are_named_not_guessed() {
         for (line, name) in [
-            ("show hosts", "show hosts"),
             ("show hoststats", "show hoststats"),
-            ("show relays", "show relays"),
-            ("show routes", "show routes"),
-            ("update table aliases", "update"),
-            ("trace all", "trace"),
             ("profile queue", "profile"),
             ("discover 01020304", "discover"),
-            ("encrypt", "encrypt"),
             ("spf walk", "spf walk"),
             ("resume route 1", "resume route"),
             ("pause mta from 1.2.3.4 for x", "pause mta from"),
@@ -330,6 +362,43 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn trace_takes_opensmtpd_s_subsystems() {
+        assert_eq!(
+            p("trace all").unwrap(),
+            Command::Trace {
+                subsystem: "all",
+                on: true
+            }
+        );
+        assert_eq!(
+            p("untr sch").unwrap(),
+            Command::Trace {
+                subsystem: "scheduler",
+                on: false
+            }
+        );
+        assert!(p("trace nothing").is_err());
+        assert!(p("trace").is_err());
+    }
+
+    #[test]
+    fn encrypt_and_update_table() {
+        assert_eq!(p("encrypt").unwrap(), Command::Encrypt(None));
+        assert_eq!(p("enc pw").unwrap(), Command::Encrypt(Some("pw".into())));
+        assert!(p("encrypt a b").is_err());
+        assert_eq!(
+            p("up t aliases").unwrap(),
+            Command::UpdateTable("aliases".into())
+        );
+        assert!(p("update table").is_err());
+        assert!(p("update aliases").is_err());
+        assert!(p("sh ho").unwrap_err().to_string().contains("hoststats"));
+        assert_eq!(p("sh hosts").unwrap(), Command::ShowMta(MtaView::Hosts));
+        assert_eq!(p("sh rel").unwrap(), Command::ShowMta(MtaView::Relays));
+        assert_eq!(p("sh rou").unwrap(), Command::ShowMta(MtaView::Routes));
     }
 
     #[test]

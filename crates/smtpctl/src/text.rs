@@ -12,25 +12,9 @@ pub fn say(line: &str) -> Result<(), CtlError> {
         .map_err(output_error)
 }
 
-/// OpenSMTPD's `duration_to_text`: `1d2h3m4s`, units that are zero left
-/// out, `0s` for nothing.
+/// OpenSMTPD's `duration_to_text` (see the protocol crate).
 pub fn duration(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let (d, h, m, s) = (
-        secs / 86_400,
-        (secs / 3_600) % 24,
-        (secs / 60) % 60,
-        secs % 60,
-    );
-    let mut out = String::new();
-    for (n, unit) in [(d, 'd'), (h, 'h'), (m, 'm'), (s, 's')] {
-        if n > 0 {
-            out.push_str(&format!("{n}{unit}"));
-        }
-    }
-    out
+    smtpd_control_proto::duration_text(secs)
 }
 
 /// `1 envelope`, `0 envelope`, `3 envelopes`, as OpenSMTPD's smtpctl

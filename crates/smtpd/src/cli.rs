@@ -75,6 +75,11 @@ pub struct Cli {
     #[arg(long = "queue-user", value_name = "NAME")]
     pub queue_user: Option<String>,
 
+    /// The smtpctl program, run as `sendmail -S` to enqueue the messages
+    /// of the offline queue at start [default: beside smtpd].
+    #[arg(long, value_name = "PATH")]
+    pub smtpctl: Option<PathBuf>,
+
     /// The directory of mbox mailboxes.
     #[arg(long = "mailbox-dir", value_name = "DIR")]
     pub mailbox_dir: Option<PathBuf>,

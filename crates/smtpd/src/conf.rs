@@ -143,6 +143,7 @@ pub fn paths(cli: &Cli, loaded: &Loaded) -> Paths {
             .clone()
             .unwrap_or_else(|| PathBuf::from("/var/empty")),
         mailbox_dir: pick(&cli.mailbox_dir, "mail", "/var/mail"),
+        smtpctl: cli.smtpctl.clone(),
     }
 }
 

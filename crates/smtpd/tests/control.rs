@@ -423,19 +423,42 @@ fn log_verbose_and_brief_reach_every_process() {
     assert_eq!(s.log.count(debug_line), seen);
 }
 
+/// `trace SUBSYSTEM` turns verbose logging on in the processes doing that
+/// work only (`trace scheduler`: the scheduler, not the queue);
+/// `untrace` turns it off again.
+#[test]
+fn trace_and_untrace_switch_the_processes_of_a_subsystem() {
+    let s = start(LOCAL);
+    let (scheduler, queue) = ("scheduler: debug:", "queue: debug:");
+    assert_eq!(ctl::ok(&s, &["trace", "scheduler"]), "command succeeded\n");
+    send(&s, &["joe@local.test"], "one");
+    wait_count(&s, "delivery: Ok", 1, Duration::from_secs(15));
+    assert!(s.log.count(scheduler) >= 1, "{}", s.log.text());
+    assert_eq!(s.log.count(queue), 0, "{}", s.log.text());
+
+    assert_eq!(
+        ctl::ok(&s, &["untrace", "scheduler"]),
+        "command succeeded\n"
+    );
+    let seen = s.log.count(scheduler);
+    send(&s, &["joe@local.test"], "two");
+    wait_count(&s, "delivery: Ok", 2, Duration::from_secs(15));
+    assert_eq!(s.log.count(scheduler), seen);
+    assert!(s
+        .log
+        .text()
+        .contains("control: trace scheduler: logging verbose in scheduler"));
+    let out = ctl::run(&s, &["trace", "nothing"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn commands_we_lack_say_so_and_fail() {
     let dir = tempfile::tempdir().unwrap();
     let (socket, spool) = (dir.path().join("none.sock"), dir.path().join("spool"));
     for cmd in [
-        &["show", "hosts"][..],
-        &["show", "relays"],
-        &["show", "routes"],
-        &["update", "table", "aliases"],
-        &["trace", "all"],
-        &["profile", "queue"],
+        &["profile", "queue"][..],
         &["discover", "01020304"],
-        &["encrypt"],
         &["spf", "walk"],
     ] {
         let out = ctl::command_at(&socket, &spool, cmd).output().unwrap();
@@ -496,4 +519,136 @@ fn garbage_on_the_control_socket_is_not_fatal() {
     }
     assert!(ctl::ok(&s, &["show", "status"]).starts_with("MDA running\n"));
     assert!(!s.log.text().contains("fatal"), "{}", s.log.text());
+}
+
+/// `update table NAME`: lka reads a `file:` table again, and mail follows
+/// the new entry; unknown and inline tables are refused, saying why.
+#[test]
+fn update_table_reloads_an_alias_file() {
+    let conf = r#"table aliases file:{DIR}/aliases
+table inline { "x" = "joe" }
+listen on 127.0.0.1 port {PORT}
+action "local" maildir "{DIR}/mail/%{user.username}" alias <aliases> userbase <users>
+match from any for domain "local.test" action "local"
+"#;
+    let s = start_with(conf, Options::default(), |dir| {
+        std::fs::write(dir.join("aliases"), "postmaster: joe\n").unwrap();
+    });
+    send(&s, &["postmaster@local.test"], "before");
+    wait_count(&s, "delivery: Ok", 1, Duration::from_secs(15));
+    assert_eq!(mailbox::maildir_count(&s.path("mail/joe")), 1);
+
+    std::fs::write(s.path("aliases"), "postmaster: ann\n").unwrap();
+    assert_eq!(
+        ctl::ok(&s, &["update", "table", "aliases"]),
+        "command succeeded\n"
+    );
+    send(&s, &["postmaster@local.test"], "after");
+    wait_count(&s, "delivery: Ok", 2, Duration::from_secs(15));
+    let ann = mailbox::maildir(&s.path("mail/ann"));
+    assert_eq!(ann.len(), 1);
+    assert!(String::from_utf8_lossy(&ann[0]).contains("Subject: after"));
+    assert_eq!(mailbox::maildir_count(&s.path("mail/joe")), 1);
+
+    for (name, says) in [
+        ("nosuch", "no table named nosuch"),
+        ("inline", "defined in the configuration"),
+    ] {
+        let out = ctl::run(&s, &["update", "table", name]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    // newaliases does the same (and a file: table needs nothing rebuilt).
+    std::fs::write(s.path("aliases"), "postmaster: bob\n").unwrap();
+    let newaliases = ctl::face(s.dir.path(), "newaliases");
+    let out = std::process::Command::new(&newaliases)
+        .arg("-f")
+        .arg(&s.config_path)
+        .env("SMTPD_SOCKET", s.path("smtpd.sock"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("table aliases reloaded by smtpd"), "{said}");
+    send(&s, &["postmaster@local.test"], "to bob");
+    wait_count(&s, "delivery: Ok", 3, Duration::from_secs(15));
+    assert_eq!(mailbox::maildir_count(&s.path("mail/bob")), 1);
+
+    // A file gone: refused, and the table keeps serving what it had.
+    std::fs::remove_file(s.path("aliases")).unwrap();
+    let out = ctl::run(&s, &["update", "table", "aliases"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("aliases"), "{err}");
+    send(&s, &["postmaster@local.test"], "kept");
+    wait_count(&s, "delivery: Ok", 4, Duration::from_secs(15));
+    assert_eq!(mailbox::maildir_count(&s.path("mail/bob")), 2);
+}
+
+/// `show hosts|relays|routes`: nothing while idle; a connection kept
+/// alive after a delivery (hosts, relays, routes), and a relay whose host
+/// accepts the connection but never greets (a task waiting, a
+/// connection being opened).
+#[test]
+fn show_hosts_relays_and_routes_describe_the_mta() {
+    let sink = Sink::start(SinkOptions::default());
+    // Accepts connections (the kernel does) and never says a word.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mute_port = mute.local_addr().unwrap().port();
+    let config = format!(
+        "listen on 127.0.0.1 port {{PORT}}\n\
+         action \"out\" relay host smtp://127.0.0.1:{}\n\
+         action \"stuck\" relay host smtp://127.0.0.1:{mute_port}\n\
+         match from any for domain \"remote.test\" action \"out\"\n\
+         match from any for domain \"stuck.test\" action \"stuck\"\n",
+        sink.port()
+    );
+    let s = start(&config);
+    for view in ["hosts", "relays", "routes"] {
+        assert_eq!(ctl::ok(&s, &["show", view]), "", "show {view} while idle");
+    }
+
+    send(&s, &["bob@remote.test"], "relayed");
+    assert!(eventually(Duration::from_secs(15), || sink
+        .received()
+        .len()
+        == 1));
+    // The connection idles, kept alive (10 s by default).
+    let mut routes = String::new();
+    assert!(eventually(Duration::from_secs(5), || {
+        routes = ctl::ok(&s, &["show", "routes"]);
+        routes.contains("---K")
+    }));
+    assert!(
+        routes.starts_with("1. [127.0.0.1] <-> 127.0.0.1 (127.0.0.1) ---K nconn=1 "),
+        "{routes}"
+    );
+    let hosts = ctl::ok(&s, &["show", "hosts"]);
+    assert!(
+        hosts.starts_with("127.0.0.1 127.0.0.1 refcount=1 nconn=1 lastconn="),
+        "{hosts}"
+    );
+    let relays = ctl::ok(&s, &["show", "relays"]);
+    let want = format!(
+        "[relay:127.0.0.1,port={},dispatcher=out] refcount=1 ntask=0 nconn=1 lastconn=",
+        sink.port()
+    );
+    assert!(relays.starts_with(&want), "{relays}");
+
+    send(&s, &["carol@stuck.test"], "stuck");
+    let want = format!(
+        "[relay:127.0.0.1,port={mute_port},dispatcher=stuck] refcount=2 ntask=1 nconn=1 lastconn=- timeout=- wait=connector\n"
+    );
+    let mut relays = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            relays = ctl::ok(&s, &["show", "relays"]);
+            relays.contains(&want)
+        }),
+        "{relays}"
+    );
+    assert_eq!(ctl::ok(&s, &["pause", "mta"]), "command succeeded\n");
+    assert!(ctl::ok(&s, &["show", "relays"]).contains("wait=connector [PAUSED]\n"));
+    drop(mute);
 }

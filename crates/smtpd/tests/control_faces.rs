@@ -27,6 +27,8 @@ fn run_face(program: &Path, args: &[&str], socket: &Path, input: &[u8]) -> Outpu
     let mut child = Command::new(program)
         .args(args)
         .env("SMTPD_SOCKET", socket)
+        // The spool beside the socket, never the system's.
+        .env("SMTPD_SPOOL", socket.with_file_name("spool"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -118,7 +120,8 @@ fn sendmail_with_a_sender_a_name_and_dots_kept() {
 }
 
 #[test]
-fn sendmail_without_a_server_asks_to_try_again_later() {
+fn sendmail_without_a_server_or_offline_directory_asks_to_try_again_later() {
+    // No server ever ran here: no spool, so no offline directory either.
     let dir = tempfile::tempdir().unwrap();
     let sendmail = face(dir.path(), "sendmail");
     let out = run_face(
@@ -128,10 +131,10 @@ fn sendmail_without_a_server_asks_to_try_again_later() {
         b"Subject: x\n\nbody\n",
     );
     assert_eq!(out.status.code(), Some(75), "EX_TEMPFAIL");
+    let err = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("doesn't seem to be running"),
-        "{}",
-        text(&out.stderr)
+        err.contains("doesn't seem to be running") && err.contains("offline"),
+        "{err}"
     );
     let out = run_face(&sendmail, &["-t"], &dir.path().join("smtpd.sock"), b"\n");
     assert_eq!(
@@ -140,6 +143,69 @@ fn sendmail_without_a_server_asks_to_try_again_later() {
         "no recipients: {}",
         text(&out.stderr)
     );
+}
+
+/// The flags OpenSMTPD's enqueuer accepts: the DSN ones reach the
+/// envelope, the others are accepted and change nothing.
+#[test]
+fn sendmail_accepts_the_flags_of_programs_written_for_sendmail() {
+    let opts = Options {
+        args: vec!["-P".into(), "mda".into()],
+        ..Options::default()
+    };
+    let s = start_with(LOCAL, opts, |_| {});
+    let sendmail = face(s.dir.path(), "sendmail");
+    let out = run_face(
+        &sendmail,
+        &[
+            "-N",
+            "success,failure",
+            "-R",
+            "hdrs",
+            "-V",
+            "envid42",
+            "-B",
+            "8BITMIME",
+            "-bm",
+            "-i",
+            "-oi",
+            "-odb",
+            "-odi",
+            "-oem",
+            "-v",
+            "joe@local.test",
+        ],
+        &s.path("smtpd.sock"),
+        b"Subject: flags\n\nall accepted\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // -v shows the conversation, with the DSN parameters.
+    let err = text(&out.stderr);
+    assert!(err.contains(">>> MAIL FROM:"), "{err}");
+    let mut lines = Vec::new();
+    assert!(eventually(Duration::from_secs(10), || {
+        lines = queue_lines(&ctl::ok(&s, &["show", "queue"]));
+        lines.len() == 1
+    }));
+    let env = ctl::ok(&s, &["show", "envelope", &lines[0][0]]);
+    assert!(env.contains("dsn-ret: HDRS\n"), "{env}");
+    assert!(env.contains("dsn-envid: envid42\n"), "{env}");
+    assert!(env.contains("dsn-notify: "), "{env}");
+    assert!(!env.contains("dsn-notify: \n"), "{env}");
+    assert_eq!(ctl::ok(&s, &["resume", "mda"]), "command succeeded\n");
+    wait_count(&s, "delivery: Ok", 1, Duration::from_secs(15));
+    assert!(delivered(&s, "joe").contains("all accepted\n"));
+
+    // -bm alone (the default mode) and the plain -i.
+    let out = run_face(
+        &sendmail,
+        &["-bm", "-i", "ann@local.test"],
+        &s.path("smtpd.sock"),
+        b"Subject: bm\n\n.\nafter the dot\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_count(&s, "delivery: Ok", 2, Duration::from_secs(15));
+    assert!(delivered(&s, "ann").contains("after the dot\n"));
 }
 
 /// Every path under `root` with its size and modification time.
@@ -253,9 +319,11 @@ fn newaliases_rebuilds_db_alias_tables_and_makemap_reads_them() {
     )
     .unwrap();
     let newaliases = face(d, "newaliases");
+    // No server here (never the system's).
     let out = Command::new(&newaliases)
         .arg("-f")
         .arg(&conf)
+        .env("SMTPD_SOCKET", d.join("none.sock"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -337,6 +405,22 @@ fn a_privileged_server_answers_root() {
     assert_eq!(mailbox::maildir_count(&maildir), 2);
 }
 
+/// Start a program just copied: while the copy was being written, another
+/// test's thread may have forked, and its child holds the file open for
+/// writing until it executes its own program — exec fails with ETXTBSY
+/// meanwhile. Try again briefly.
+fn spawn_fresh_copy(cmd: &mut Command) -> std::process::Child {
+    for _ in 0..100 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.expect("starting the copy"),
+        }
+    }
+    panic!("the copy stayed busy");
+}
+
 /// The socket opened to everybody (as OpenSMTPD's is): a user who is not
 /// the administrator may enqueue mail but run no command.
 #[test]
@@ -377,7 +461,8 @@ fn only_the_administrator_runs_commands_but_anyone_may_enqueue() {
         .arg(s.path("smtpd.sock"))
         .args(["show", "status"]);
     as_user(&mut status);
-    let out = status.output().unwrap();
+    status.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = spawn_fresh_copy(&mut status).wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("permission denied"),
@@ -396,7 +481,7 @@ fn only_the_administrator_runs_commands_but_anyone_may_enqueue() {
         .stdin(Stdio::piped())
         .stderr(Stdio::piped());
     as_user(&mut sendmail);
-    let mut child = sendmail.spawn().unwrap();
+    let mut child = spawn_fresh_copy(&mut sendmail);
     child
         .stdin
         .take()

@@ -444,3 +444,53 @@ print('ok')
     let got = wait_maildir(&server.path("mail/bob"), 1);
     assert!(got[0].contains("from smtplib"), "{}", got[0]);
 }
+
+/// `smtpctl encrypt` makes a hash the server accepts, and `smtpctl update
+/// table` makes the server read the credentials file again: a user added
+/// to it logs in without a restart.
+#[test]
+fn a_hash_from_smtpctl_encrypt_logs_in_after_update_table() {
+    use support::smtpctl as ctl;
+    let pki = TestPki::new();
+    let (server, files) = start(&pki, "tls pki localhost auth <creds>", "");
+    let hash = ctl::ok(&server, &["encrypt", "n3w pass"]);
+    let hash = hash.trim_end();
+    assert!(hash.starts_with("$6$") && !hash.contains(' '), "{hash}");
+    // Standard input: one hash a line, each with its own salt.
+    let mut cmd = ctl::command(&server, &["encrypt"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"n3w pass\nn3w pass\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_ne!(lines[0], lines[1]);
+    assert!(lines.iter().all(|l| l.starts_with("$6$")));
+
+    let creds = files.path().join("creds");
+    let mut text = std::fs::read_to_string(&creds).unwrap();
+    text.push_str(&format!("carol {hash}\n"));
+    std::fs::write(&creds, text).unwrap();
+    let (mut c, _) = over_tls(&server, &pki);
+    let r = c.cmd(&format!("AUTH PLAIN {}", plain("carol", "n3w pass")));
+    assert_eq!(r.code, 535, "not read yet: {r:?}");
+
+    assert_eq!(
+        ctl::ok(&server, &["update", "table", "creds"]),
+        "command succeeded\n"
+    );
+    let (mut c, _) = over_tls(&server, &pki);
+    let r = c.cmd(&format!("AUTH PLAIN {}", plain("carol", "n3w pass")));
+    assert_eq!(r.code, 235, "{r:?}");
+    assert!(server.log.text().contains("lka: table creds reloaded"));
+}

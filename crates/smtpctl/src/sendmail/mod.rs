@@ -5,12 +5,14 @@
 //! the message takes the same path as any other: rules (`from local`),
 //! expansion, queue commit.
 //!
-//! When the daemon is not running the message is not sent: the error says
-//! so and the exit status is 75 (`EX_TEMPFAIL`), which tells the calling
-//! program to try again later. (OpenSMTPD's offline drop directory, from
-//! which the daemon re-injects at start, is not implemented.)
+//! When the daemon is not running the message goes to the spool's
+//! `offline/` directory (see [`offline`]) and sendmail succeeds, saying
+//! so: the daemon enqueues it at start, as the user who wrote it. Only if
+//! that fails too (no such directory, say) is the exit status 75
+//! (`EX_TEMPFAIL`): try again later.
 
 mod message;
+mod offline;
 mod options;
 mod submit;
 
@@ -54,15 +56,28 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     };
     match opts.mode {
+        // A replayed offline file may only send mail.
+        _ if opts.replay && opts.mode != Mode::Send => {
+            eprintln!("sendmail: -S only sends mail");
+            return ExitCode::from(EX_USAGE);
+        }
         Mode::Newaliases => return faces::newaliases(&[]),
         Mode::ListQueue => return faces::mailq(&["mailq".to_string()]),
         Mode::Send => {}
     }
-    match send(&opts) {
-        Ok(reply) => {
+    match send(&opts, args) {
+        Ok(Sent::Queued(reply)) => {
             if opts.verbose {
                 eprintln!("sendmail: {reply}");
             }
+            ExitCode::SUCCESS
+        }
+        Ok(Sent::Offline(path)) => {
+            eprintln!(
+                "sendmail: smtpd is not running: message queued offline ({}); \
+                 it will be sent when smtpd starts",
+                path.display()
+            );
             ExitCode::SUCCESS
         }
         Err(f) => {
@@ -112,9 +127,20 @@ impl Local {
     }
 }
 
-fn send(opts: &Options) -> Result<String, Failure> {
+/// What became of the message.
+enum Sent {
+    /// Enqueued; the server's last reply.
+    Queued(String),
+    /// The daemon is down: dropped in the offline directory, at this path.
+    Offline(std::path::PathBuf),
+}
+
+fn send(opts: &Options, args: &[String]) -> Result<Sent, Failure> {
     let local = Local::get();
-    let sender = match opts.from.as_deref().map(str::trim) {
+    // Replaying an offline file, we run as its owner, who is the sender:
+    // the file's `-f` is not believed.
+    let from = opts.from.as_deref().filter(|_| !opts.replay);
+    let sender = match from.map(str::trim) {
         Some("" | "<>") => None,
         Some(f) => Some(local.qualify(f)?),
         None => Some(local.qualify(&local.login)?),
@@ -147,18 +173,52 @@ fn send(opts: &Options) -> Result<String, Failure> {
     }
 
     let content = message::rebuild(&parsed, &missing_fields(&parsed, opts, &local, &sender));
-    let session = open_session()?;
+    let place = Place::new(None, None);
+    let session = match open_session(&place) {
+        Ok(s) => s,
+        Err(Unreachable::Down(why)) if !opts.replay => {
+            // Everything as given, so that the replay reads it the same.
+            return offline::write(&place.spool, args, &input)
+                .map(Sent::Offline)
+                .map_err(|e| {
+                    fail(
+                        EX_TEMPFAIL,
+                        format!("smtpd doesn't seem to be running ({why}), and queueing offline failed: {e}"),
+                    )
+                });
+        }
+        Err(Unreachable::Down(why)) => {
+            return Err(fail(
+                EX_TEMPFAIL,
+                format!("smtpd doesn't seem to be running: message not sent ({why})"),
+            ))
+        }
+        Err(Unreachable::Other(f)) => return Err(f),
+    };
     let t = submit::Transaction {
         helo: &local.host,
         sender: sender.as_ref(),
         rcpts: &rcpts,
         content: &content,
         verbose: opts.verbose,
+        notify: opts.notify,
+        ret: opts.ret,
+        envid: opts.envid.clone(),
     };
-    submit::submit(session, &t).map_err(|e| match e {
-        submit::SubmitError::Temp(t) => fail(EX_TEMPFAIL, t),
-        submit::SubmitError::Perm(t) => fail(EX_UNAVAILABLE, t),
-    })
+    submit::submit(session, &t)
+        .map(Sent::Queued)
+        .map_err(|e| match e {
+            submit::SubmitError::Temp(t) => fail(EX_TEMPFAIL, t),
+            submit::SubmitError::Perm(t) => fail(EX_UNAVAILABLE, t),
+        })
+}
+
+/// Why no session came.
+enum Unreachable {
+    /// Nobody listens on the control socket.
+    Down(smtpd_control_proto::ClientError),
+    /// Anything else: refused, or the server failed.
+    Other(Failure),
 }
 
 /// From:, Date: and Message-ID: for a message that lacks them.
@@ -191,29 +251,26 @@ fn missing_fields(
 }
 
 /// A local SMTP session from the daemon.
-fn open_session() -> Result<UnixStream, Failure> {
-    let place = Place::new(None, None);
+fn open_session(place: &Place) -> Result<UnixStream, Unreachable> {
     let mut client = Client::connect(&place.socket).map_err(|e| {
         if e.server_down() {
-            fail(
-                EX_TEMPFAIL,
-                format!("smtpd doesn't seem to be running: message not sent ({e})"),
-            )
+            Unreachable::Down(e)
         } else if matches!(&e, smtpd_control_proto::ClientError::Connect { source, .. }
             if source.kind() == std::io::ErrorKind::PermissionDenied)
         {
-            fail(EX_NOPERM, e.to_string())
+            Unreachable::Other(fail(EX_NOPERM, e.to_string()))
         } else {
-            fail(EX_TEMPFAIL, e.to_string())
+            Unreachable::Other(fail(EX_TEMPFAIL, e.to_string()))
         }
     })?;
-    match client.request(&Request::OpenSession) {
-        Ok((Response::Session, mut fds)) => fds
-            .pop()
-            .map(UnixStream::from)
-            .ok_or_else(|| fail(EX_TEMPFAIL, "the server sent no session")),
-        Ok((Response::Failed(why), _)) => Err(fail(EX_TEMPFAIL, why)),
-        Ok((other, _)) => Err(fail(EX_TEMPFAIL, format!("unexpected answer {other:?}"))),
-        Err(e) => Err(fail(EX_TEMPFAIL, e.to_string())),
-    }
+    let why = match client.request(&Request::OpenSession) {
+        Ok((Response::Session, mut fds)) => match fds.pop() {
+            Some(fd) => return Ok(UnixStream::from(fd)),
+            None => "the server sent no session".to_string(),
+        },
+        Ok((Response::Failed(why), _)) => why,
+        Ok((other, _)) => format!("unexpected answer {other:?}"),
+        Err(e) => e.to_string(),
+    };
+    Err(Unreachable::Other(fail(EX_TEMPFAIL, why)))
 }

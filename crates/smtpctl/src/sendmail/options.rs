@@ -1,8 +1,13 @@
 //! sendmail's command line, the BSD getopt way (flags may be grouped,
 //! `-fuser` or `-f user`, options end at the first non-option or `--`):
-//! `sendmail [-t] [-f from] [-F name] [-i] [-oi] [-bi] [-bp] [-v] [rcpt…]`.
-//! Other sendmail flags are accepted and ignored, as OpenSMTPD's enqueuer
-//! does, so that programs written for sendmail keep working.
+//! `sendmail [-t] [-f from] [-F name] [-i] [-oi] [-bi] [-bm] [-bp] [-v]
+//! [-N dsn] [-R full|hdrs] [-V envid] [-S] [rcpt…]`. The DSN options
+//! become the DSN parameters of the SMTP transaction (`NOTIFY=`, `RET=`,
+//! `ENVID=`). Other sendmail flags (`-B type`, `-odb`, `-odi`, `-oem`, …)
+//! are accepted and ignored, as OpenSMTPD's enqueuer does, so that
+//! programs written for sendmail keep working.
+
+use smtpd_types::{DsnNotify, DsnRet};
 
 /// What to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +33,16 @@ pub struct Options {
     pub ignore_dots: bool,
     /// `-v`: show the SMTP conversation.
     pub verbose: bool,
+    /// `-N never|success,failure,delay`: DSN NOTIFY for every recipient.
+    pub notify: Option<DsnNotify>,
+    /// `-R full|hdrs`: DSN RET.
+    pub ret: Option<DsnRet>,
+    /// `-V envid`: DSN ENVID.
+    pub envid: Option<String>,
+    /// `-S` (OpenSMTPD's): the daemon is replaying an offline file, running
+    /// us as its owner. The sender is that user whatever `-f` says, and
+    /// the message is never dropped offline again.
+    pub replay: bool,
     pub rcpts: Vec<String>,
 }
 
@@ -45,6 +60,10 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         header_rcpts: false,
         ignore_dots: false,
         verbose: false,
+        notify: None,
+        ret: None,
+        envid: None,
+        replay: false,
         rcpts: Vec::new(),
     };
     let mut i = 0;
@@ -76,6 +95,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 't' => o.header_rcpts = true,
                 'i' => o.ignore_dots = true,
                 'v' => o.verbose = true,
+                'S' => o.replay = true,
                 // -E, -J take optional values; -m, -q, -S, -x, -U, -d, -G,
                 // -n: ignored.
                 'E' | 'J' => break,
@@ -92,6 +112,25 @@ fn set(o: &mut Options, c: char, value: String) -> Result<(), String> {
         'f' | 'r' => o.from = Some(value),
         'F' => o.full_name = Some(value),
         'o' if value == "i" => o.ignore_dots = true,
+        'N' => o.notify = Some(notify(&value)?),
+        'R' => {
+            o.ret = Some(match value.to_ascii_lowercase().as_str() {
+                "full" => DsnRet::Full,
+                "hdrs" => DsnRet::Hdrs,
+                _ => return Err(format!("-R {value}: full or hdrs")),
+            })
+        }
+        'V' => {
+            // RFC 3461's ENVID: printable ASCII, at most 100 characters
+            // (xtext-encoded on the wire by the protocol crate).
+            if value.is_empty()
+                || value.len() > 100
+                || !value.bytes().all(|b| (33..=126).contains(&b))
+            {
+                return Err(format!("-V {value:?}: not an envelope id"));
+            }
+            o.envid = Some(value);
+        }
         'b' => {
             o.mode = match value.as_str() {
                 "m" => Mode::Send,
@@ -103,6 +142,24 @@ fn set(o: &mut Options, c: char, value: String) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// `-N`: `never`, or a comma list of `success`, `failure`, `delay`.
+fn notify(value: &str) -> Result<DsnNotify, String> {
+    let mut n = DsnNotify::default();
+    for item in value.split(',').map(str::trim) {
+        match item.to_ascii_lowercase().as_str() {
+            "never" => n.never = true,
+            "success" => n.success = true,
+            "failure" => n.failure = true,
+            "delay" => n.delay = true,
+            _ => return Err(format!("-N {value}: never, or success,failure,delay")),
+        }
+    }
+    if n.never && (n.success || n.failure || n.delay) {
+        return Err(format!("-N {value}: never goes alone"));
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -138,6 +195,15 @@ mod tests {
         assert!(o.verbose && !o.ignore_dots);
         assert_eq!(o.rcpts, ["-notaflag"]);
         assert!(p("-f").is_err());
+        let o = p("-N success,delay -R hdrs -V env-1 -B 8BITMIME -bm -odi -S bob").unwrap();
+        assert!(o.replay && o.mode == Mode::Send);
+        let n = o.notify.unwrap();
+        assert!(n.success && n.delay && !n.failure && !n.never);
+        assert_eq!(o.ret, Some(DsnRet::Hdrs));
+        assert_eq!(o.envid.as_deref(), Some("env-1"));
+        assert_eq!(o.rcpts, ["bob"]);
+        assert!(p("-N never,success").is_err());
+        assert!(p("-R all").is_err());
         // Options end at the first recipient.
         assert_eq!(p("bob -t").unwrap().rcpts, ["bob", "-t"]);
     }

@@ -7,7 +7,7 @@ use smtpd_proto::{
     encode_for_data, Body, Capabilities, Command, MailFrom, MailParams, RcptParams, RcptTo,
     Recipient, Reply, ReplyParser,
 };
-use smtpd_types::MailAddr;
+use smtpd_types::{DsnNotify, DsnRet, MailAddr};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -35,6 +35,10 @@ pub struct Transaction<'a> {
     pub content: &'a [u8],
     /// Show the conversation on standard error (`sendmail -v`).
     pub verbose: bool,
+    /// DSN parameters (`-N`, `-R`, `-V`), sent when the server offers DSN.
+    pub notify: Option<DsnNotify>,
+    pub ret: Option<DsnRet>,
+    pub envid: Option<String>,
 }
 
 struct Session {
@@ -125,20 +129,28 @@ pub fn submit(stream: UnixStream, t: &Transaction<'_>) -> Result<String, SubmitE
     };
     s.expect(2, "greeting")?;
     let ehlo = s.command(Command::Ehlo(t.helo.to_string()), 2)?;
+    let caps = Capabilities::from_ehlo_reply(&ehlo);
     let wanted = MailParams {
         body: (!t.content.is_ascii()).then_some(Body::EightBitMime),
         smtputf8: !t.sender.is_none_or(ascii) || !t.rcpts.iter().all(ascii),
+        ret: t.ret,
+        envid: t.envid.clone(),
         ..MailParams::default()
     };
     let mail = MailFrom {
         sender: t.sender.cloned(),
-        params: wanted.for_peer(&Capabilities::from_ehlo_reply(&ehlo)),
+        params: wanted.for_peer(&caps),
     };
+    let rcpt_params = RcptParams {
+        notify: t.notify.unwrap_or_default(),
+        orcpt: None,
+    }
+    .for_peer(&caps);
     s.command(Command::Mail(mail), 2)?;
     for rcpt in t.rcpts {
         let cmd = Command::Rcpt(RcptTo {
             rcpt: Recipient::Mailbox(rcpt.clone()),
-            params: RcptParams::default(),
+            params: rcpt_params.clone(),
         });
         s.command(cmd, 2)?;
     }

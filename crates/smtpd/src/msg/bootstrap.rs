@@ -55,6 +55,9 @@ pub struct Paths {
     pub socket: PathBuf,
     pub empty: PathBuf,
     pub mailbox_dir: PathBuf,
+    /// `--smtpctl`: the parent runs it for the offline queue; `None`:
+    /// the one beside our own binary.
+    pub smtpctl: Option<PathBuf>,
 }
 
 /// An unprivileged account a child runs as.

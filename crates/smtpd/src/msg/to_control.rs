@@ -52,6 +52,13 @@ pub enum ToControl {
         req: ReqId,
         result: Result<(), String>,
     },
+    /// lka: the answer to `ToLka::UpdateTable`.
+    TableUpdated {
+        req: ReqId,
+        result: Result<(), String>,
+    },
+    /// mta: the answer to `ToMta::Show`.
+    Lines { req: ReqId, lines: Vec<String> },
     /// parent: stop.
     Shutdown,
 }
@@ -65,6 +72,8 @@ impl Message for ToControl {
             | ToControl::EnvelopeText { .. }
             | ToControl::MessageFile { .. } => from == Role::Queue,
             ToControl::SessionOpened { .. } => from == Role::Smtp,
+            ToControl::TableUpdated { .. } => from == Role::Lka,
+            ToControl::Lines { .. } => from == Role::Mta,
             ToControl::Shutdown => from == Role::Parent,
         }
     }
@@ -78,6 +87,8 @@ impl Message for ToControl {
             ToControl::EnvelopeText { .. } => "EnvelopeText",
             ToControl::MessageFile { .. } => "MessageFile",
             ToControl::SessionOpened { .. } => "SessionOpened",
+            ToControl::TableUpdated { .. } => "TableUpdated",
+            ToControl::Lines { .. } => "Lines",
             ToControl::Shutdown => "Shutdown",
         }
     }
@@ -98,7 +109,9 @@ impl ToControl {
             | ToControl::Envelopes { req, .. }
             | ToControl::EnvelopeText { req, .. }
             | ToControl::MessageFile { req, .. }
-            | ToControl::SessionOpened { req, .. } => Some(*req),
+            | ToControl::SessionOpened { req, .. }
+            | ToControl::TableUpdated { req, .. }
+            | ToControl::Lines { req, .. } => Some(*req),
             _ => None,
         }
     }

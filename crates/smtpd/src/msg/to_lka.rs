@@ -86,6 +86,9 @@ pub enum ToLka {
     PasswordChecked { req: ReqId, result: AuthResult },
     /// control: `smtpctl log verbose|brief`.
     Verbose(bool),
+    /// control: `smtpctl update table NAME`: reload the table from its
+    /// source; answered by `ToControl::TableUpdated`.
+    UpdateTable { req: ReqId, name: String },
     /// parent: stop.
     Shutdown,
 }
@@ -93,7 +96,7 @@ pub enum ToLka {
 impl Message for ToLka {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
-            ToLka::Verbose(_) => from == Role::Control,
+            ToLka::Verbose(_) | ToLka::UpdateTable { .. } => from == Role::Control,
             ToLka::Expand { .. }
             | ToLka::Rdns { .. }
             | ToLka::Authenticate { .. }
@@ -120,6 +123,7 @@ impl Message for ToLka {
     fn name(&self) -> &'static str {
         match self {
             ToLka::Verbose(_) => "Verbose",
+            ToLka::UpdateTable { .. } => "UpdateTable",
             ToLka::Expand { .. } => "Expand",
             ToLka::Rdns { .. } => "Rdns",
             ToLka::Authenticate { .. } => "Authenticate",

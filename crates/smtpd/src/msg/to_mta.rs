@@ -81,6 +81,12 @@ pub enum ToMta {
     Resume,
     /// control: `smtpctl log verbose|brief`.
     Verbose(bool),
+    /// control: `smtpctl show hosts|relays|routes`; answered by
+    /// `ToControl::Lines`.
+    Show {
+        req: ReqId,
+        view: smtpd_control_proto::MtaView,
+    },
     /// parent: stop.
     Shutdown,
 }
@@ -88,7 +94,7 @@ pub enum ToMta {
 impl Message for ToMta {
     fn may_come_from(&self, from: Role) -> bool {
         match self {
-            ToMta::Verbose(_) => from == Role::Control,
+            ToMta::Verbose(_) | ToMta::Show { .. } => from == Role::Control,
             ToMta::Relay { .. } => from == Role::Queue,
             ToMta::Mx { .. }
             | ToMta::Host { .. }
@@ -110,6 +116,7 @@ impl Message for ToMta {
     fn name(&self) -> &'static str {
         match self {
             ToMta::Verbose(_) => "Verbose",
+            ToMta::Show { .. } => "Show",
             ToMta::Relay { .. } => "Relay",
             ToMta::Mx { .. } => "Mx",
             ToMta::Host { .. } => "Host",

@@ -8,6 +8,7 @@
 
 mod filters;
 mod host;
+mod offline;
 pub use host::server_name;
 mod privileged;
 pub mod setup;
@@ -268,6 +269,13 @@ async fn run(runtime: RuntimeConfig, loaded: Loaded) -> Result<ExitCode> {
                     tracing::debug!("{role} is ready");
                     if ready == Role::CHILDREN.len() {
                         info!("smtpd ready: listening on {}", addrs.join(", "));
+                        // What sendmail dropped while we were down.
+                        tokio::spawn(offline::replay_all(offline::Replay {
+                            spool: runtime.paths.spool.clone(),
+                            socket: runtime.paths.socket.clone(),
+                            privileged: runtime.privileged,
+                            smtpctl: runtime.paths.smtpctl.clone(),
+                        }));
                     }
                 }
                 Inbound::Msg { from, msg, fds } => privileged.handle(from, msg, fds),

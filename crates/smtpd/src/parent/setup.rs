@@ -88,6 +88,7 @@ pub fn prepare_spool(paths: &Paths, privileged: bool, queue_user: &Account) -> R
         }
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     }
+    prepare_offline(spool, privileged)?;
     let probe = spool.join("queue");
     let md = fs::metadata(&probe)?;
     if !privileged && md.uid() != Uid::current().as_raw() {
@@ -96,6 +97,38 @@ pub fn prepare_spool(paths: &Paths, privileged: bool, queue_user: &Account) -> R
             spool.display()
         );
     }
+    Ok(())
+}
+
+/// The directory `sendmail` drops messages into while the daemon is down
+/// (OpenSMTPD's `offline/`, replayed at start by `super::offline`).
+pub const OFFLINE: &str = "offline";
+
+/// `offline/`: privileged, root's and mode 01777, so that every local user
+/// can drop a file there and nobody can remove or rename another's (the
+/// sticky bit); each file is owned by whoever wrote it, which is the only
+/// identity the replay trusts. OpenSMTPD 7.8 makes it 0770 root:_smtpq
+/// with a setgid smtpctl; ours is not setgid, hence the sticky
+/// world-writable mode of /tmp. In development mode: ours, 0700.
+fn prepare_offline(spool: &Path, privileged: bool) -> Result<()> {
+    let dir = spool.join(OFFLINE);
+    match fs::symlink_metadata(&dir) {
+        Ok(md) if !md.is_dir() => bail!("{} is not a directory", dir.display()),
+        Ok(_) => {}
+        Err(_) => DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?,
+    }
+    let mode = if privileged {
+        chown(&dir, Some(Uid::from_raw(0)), Some(Gid::from_raw(0)))
+            .with_context(|| format!("chown {}", dir.display()))?;
+        0o1777
+    } else {
+        0o700
+    };
+    fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("chmod {}", dir.display()))?;
     Ok(())
 }
 

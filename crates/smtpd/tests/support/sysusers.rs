@@ -70,6 +70,18 @@ pub fn realusers_table(users: &[&SysUser]) -> String {
 /// world-writable drop box for what test commands write. `prepare` runs
 /// before the server starts (for a mail spool that must exist by then).
 pub fn start(config: &str, users: &[&SysUser], prepare: impl FnOnce(&Path)) -> Server {
+    start_args(config, users, |dir| {
+        prepare(dir);
+        Vec::new()
+    })
+}
+
+/// As [`start`], `prepare` also giving extra arguments for smtpd.
+pub fn start_args(
+    config: &str,
+    users: &[&SysUser],
+    prepare: impl FnOnce(&Path) -> Vec<String>,
+) -> Server {
     let dir = tempfile::Builder::new()
         .prefix("smtpd-test-")
         .tempdir()
@@ -88,13 +100,15 @@ pub fn start(config: &str, users: &[&SysUser], prepare: impl FnOnce(&Path)) -> S
     let out = p.join("out");
     std::fs::create_dir_all(&out).unwrap();
     set_mode(&out, 0o1777);
-    prepare(p);
+    let extra = prepare(p);
     let text = format!("{}{config}", realusers_table(users));
+    let mut args = nodns::args();
+    args.extend(extra);
     Server::start_in(
         dir,
         &text,
         Options {
-            args: nodns::args(),
+            args,
             privileged: true,
             wait_ready: true,
         },

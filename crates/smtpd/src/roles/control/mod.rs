@@ -2,13 +2,15 @@
 //! control socket for `smtpctl`, forwards each request to the process it
 //! concerns — the scheduler for pause/resume/schedule/remove and queue
 //! states, the queue for envelope and message contents, smtp for enqueue
-//! sessions, every process for the log level — and answers the client.
+//! sessions, lka for `update table`, mta for `show hosts|relays|routes`,
+//! every process for the log level — and answers the client.
 //! It also adds up the counter updates every process sends, for `show
 //! stats` and `monitor`.
 //!
 //! Runs unprivileged, chrooted into the empty directory, holding only the
-//! socket the parent bound for it (mode 0600: only the administrator can
-//! connect). Each client is served by its own task, so several may be
+//! socket the parent bound for it (0666 on a privileged server, each
+//! request checked against the client's credentials; 0600 in development
+//! mode). Each client is served by its own task, so several may be
 //! connected at once; a client's requests are answered in order.
 
 mod counters;

@@ -132,6 +132,9 @@ async fn answer(sh: &Shared, uid: u32, req: Request, out: &Sender<Response>) -> 
             (count(sh, order).await, none())
         }
         Request::Log { verbose } => (set_verbose(sh, verbose), none()),
+        Request::UpdateTable(name) => (update_table(sh, name).await, none()),
+        Request::ShowMta(view) => (show_mta(sh, view).await, none()),
+        Request::Trace { subsystem, on } => (trace(sh, &subsystem, on), none()),
     };
     reply_fds(out, resp, fds)
 }
@@ -281,6 +284,34 @@ async fn open_session(sh: &Shared) -> (Response, Vec<OwnedFd>) {
     }
 }
 
+/// `show hosts|relays|routes`: the mta describes its state.
+async fn show_mta(sh: &Shared, view: smtpd_control_proto::MtaView) -> Response {
+    let mta = sh.peers.mta();
+    match ask(sh, |req| mta.send(ToMta::Show { req, view })).await {
+        Ok((ToControl::Lines { lines, .. }, _)) => Response::Lines(lines),
+        Ok((other, _)) => Response::Failed(format!("unexpected answer {}", msg_name(&other))),
+        Err(e) => Response::Failed(format!("mta: {e}")),
+    }
+}
+
+/// `update table NAME`: lka, which holds the tables, reloads it.
+async fn update_table(sh: &Shared, name: String) -> Response {
+    let lka = sh.peers.lka();
+    info!("control: update table {}", name.escape_default());
+    match ask(sh, |req| {
+        lka.send(crate::msg::ToLka::UpdateTable { req, name })
+    })
+    .await
+    {
+        Ok((ToControl::TableUpdated { result, .. }, _)) => match result {
+            Ok(()) => Response::Ok,
+            Err(e) => Response::Failed(e),
+        },
+        Ok((other, _)) => Response::Failed(format!("unexpected answer {}", msg_name(&other))),
+        Err(e) => Response::Failed(format!("lka: {e}")),
+    }
+}
+
 /// `pause|resume mda|mta|smtp`. As in OpenSMTPD, pausing what is paused
 /// (or resuming what runs) fails. Local and relayed deliveries are held
 /// by the scheduler (nothing new is handed out) and by their agent
@@ -343,18 +374,51 @@ fn set_verbose(sh: &Shared, verbose: bool) -> Response {
         "control: logging {}",
         if verbose { "verbose" } else { "brief" }
     );
-    crate::logging::set_verbose(verbose);
+    let every: Vec<Role> = std::iter::once(Role::Parent)
+        .chain(Role::CHILDREN)
+        .collect();
+    verbose_in(sh, &every, verbose)
+}
+
+/// `trace|untrace SUBSYSTEM`: verbose logging in the processes that do
+/// that part of the work (`smtpd_control_proto::TRACE_SUBSYSTEMS`).
+fn trace(sh: &Shared, subsystem: &str, on: bool) -> Response {
+    let Some(roles) = smtpd_control_proto::trace_roles(subsystem) else {
+        return Response::Failed(format!(
+            "unknown trace subsystem {}",
+            subsystem.escape_default()
+        ));
+    };
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    info!(
+        "control: {} {subsystem}: logging {} in {}",
+        if on { "trace" } else { "untrace" },
+        if on { "verbose" } else { "brief" },
+        names.join(", ")
+    );
+    verbose_in(sh, roles, on)
+}
+
+/// Turn verbose logging on or off in `roles`.
+fn verbose_in(sh: &Shared, roles: &[Role], verbose: bool) -> Response {
     let p = &sh.peers;
-    let results = [
-        p.parent().send(crate::msg::ToParent::Verbose(verbose)),
-        p.smtp().send(ToSmtp::Verbose(verbose)),
-        p.mta().send(ToMta::Verbose(verbose)),
-        p.mda().send(ToMda::Verbose(verbose)),
-        p.mfa().send(crate::msg::ToMfa::Verbose(verbose)),
-        p.lka().send(crate::msg::ToLka::Verbose(verbose)),
-        p.queue().send(ToQueue::Verbose(verbose)),
-        p.scheduler().send(ToScheduler::Verbose(verbose)),
-    ];
+    let mut results = Vec::new();
+    for role in roles {
+        results.push(match role {
+            Role::Control => {
+                crate::logging::set_verbose(verbose);
+                Ok(())
+            }
+            Role::Parent => p.parent().send(crate::msg::ToParent::Verbose(verbose)),
+            Role::Smtp => p.smtp().send(ToSmtp::Verbose(verbose)),
+            Role::Mta => p.mta().send(ToMta::Verbose(verbose)),
+            Role::Mda => p.mda().send(ToMda::Verbose(verbose)),
+            Role::Mfa => p.mfa().send(crate::msg::ToMfa::Verbose(verbose)),
+            Role::Lka => p.lka().send(crate::msg::ToLka::Verbose(verbose)),
+            Role::Queue => p.queue().send(ToQueue::Verbose(verbose)),
+            Role::Scheduler => p.scheduler().send(ToScheduler::Verbose(verbose)),
+        });
+    }
     match results.into_iter().find_map(Result::err) {
         None => Response::Ok,
         Some(e) => Response::Failed(e.to_string()),

@@ -20,7 +20,7 @@ use smtpd_ipc::Inbound;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::child::{on_closed, ChildSetup, Ctx, Flow};
 use crate::msg::to_smtp::AuthResult;
@@ -172,6 +172,18 @@ impl Lka {
             ToLka::Source { req, table } => {
                 let result = relay::source(&self.tables, &table);
                 self.peers.mta().send(ToMta::Source { req, result })
+            }
+            ToLka::UpdateTable { req, name } => {
+                // A table file is small (the server read them all at
+                // start): reloading in place costs what a lookup would.
+                let result = self.tables.update(&name);
+                match &result {
+                    Ok(()) => info!("lka: table {} reloaded", name.escape_default()),
+                    Err(e) => warn!("lka: update table: {e}"),
+                }
+                self.peers
+                    .control()
+                    .send(crate::msg::ToControl::TableUpdated { req, result })
             }
             // Verbose is applied on arrival (`logging::apply_verbose`).
             ToLka::Forward { .. }

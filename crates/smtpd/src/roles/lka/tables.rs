@@ -4,7 +4,7 @@
 use anyhow::{anyhow, Result};
 use smtpd_config::TableSource;
 use smtpd_table::{Service, Table, TableError, TableSpec};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::msg::RuntimeConfig;
@@ -12,6 +12,9 @@ use crate::msg::RuntimeConfig;
 /// The open tables, by name.
 pub struct Tables {
     map: HashMap<String, Arc<dyn Table>>,
+    /// Tables whose contents are in the configuration (builtins, `{ … }`
+    /// lists and maps): nothing to reload them from.
+    inline: HashSet<String>,
 }
 
 impl Tables {
@@ -21,7 +24,9 @@ impl Tables {
         let config = &rt.config;
         let delim = config.smtp.sub_addr_delim;
         let mut map: HashMap<String, Arc<dyn Table>> = HashMap::new();
+        let mut inline = HashSet::new();
         for (name, spec) in builtin_specs(rt) {
+            inline.insert(name.to_string());
             let t = smtpd_table::open(&spec.with_subaddr_delim(delim))
                 .map_err(|e| anyhow!("builtin table {name}: {e}"))?;
             map.insert(name.to_string(), Arc::from(t));
@@ -37,8 +42,31 @@ impl Tables {
                 )
             })?;
             map.insert(def.name.clone(), Arc::from(t));
+            if matches!(def.source, TableSource::List(_) | TableSource::Map(_)) {
+                inline.insert(def.name.clone());
+            } else {
+                inline.remove(&def.name);
+            }
         }
-        Ok(Tables { map })
+        Ok(Tables { map, inline })
+    }
+
+    /// `smtpctl update table NAME`: reload the table from its source. A
+    /// `file:` table is read again (on failure it keeps its contents);
+    /// a `db:` table reopens its file; getpwnam and external tables
+    /// answer live anyway. An unknown or inline table is an error that
+    /// says so.
+    pub fn update(&self, name: &str) -> Result<(), String> {
+        let Some(table) = self.map.get(name) else {
+            return Err(format!("no table named {}", name.escape_default()));
+        };
+        if self.inline.contains(name) {
+            return Err(format!(
+                "table {} is defined in the configuration: nothing to reload it from",
+                name.escape_default()
+            ));
+        }
+        table.update().map_err(|e| e.to_string())
     }
 
     pub fn get(&self, name: &str) -> Result<&Arc<dyn Table>, TableError> {

@@ -22,6 +22,7 @@ mod report;
 mod resolve;
 mod route;
 mod session;
+mod show;
 mod tls;
 mod transaction;
 mod wire;
@@ -73,6 +74,8 @@ struct Relay {
     /// this (OpenSMTPD's `reconn-delay-route`), so a host that refuses
     /// extra connections is not hammered.
     hold_until: Option<Instant>,
+    /// When a connection of this relay last got through (`show relays`).
+    last_conn: Option<Instant>,
 }
 
 /// How long a relay waits before opening another connection after one
@@ -85,6 +88,9 @@ struct SessionState {
     mails: u64,
     /// Set while the session waits for a task.
     idle_since: Option<Instant>,
+    /// Whom it reached, once connected (`show hosts|routes`).
+    peer: Option<session::Peer>,
+    connected_at: Option<Instant>,
 }
 
 struct Mta {
@@ -162,6 +168,16 @@ impl Mta {
                 crate::stats::update(&self.peers, "mta.envelope", 1);
                 self.enqueue(envelope, fds.pop())
             }
+            ToMta::Show { req, view } => {
+                let lines = show::lines(self, view);
+                let sent = self
+                    .peers
+                    .control()
+                    .send(crate::msg::ToControl::Lines { req, lines });
+                if let Err(e) = sent {
+                    tracing::debug!("mta: answering control: {e}");
+                }
+            }
             ToMta::Pause => self.paused = true,
             ToMta::Resume => self.paused = false,
             _ => {}
@@ -215,6 +231,7 @@ impl Mta {
                 connecting: 0,
                 idle: Vec::new(),
                 hold_until: None,
+                last_conn: None,
             }
         });
         let joinable = relay.tasks.iter_mut().find(|t| {
@@ -328,6 +345,8 @@ impl Mta {
                     tx,
                     mails: 0,
                     idle_since: None,
+                    peer: None,
+                    connected_at: None,
                 },
             );
             relay.sessions.insert(id);
@@ -433,8 +452,14 @@ impl Mta {
                 if let Some(t) = &peer.tls {
                     self.report_out(&key, id, "link-tls", vec![t.clone()]);
                 }
+                let now = Instant::now();
                 if let Some(r) = self.relays.get_mut(&key) {
                     r.connecting = r.connecting.saturating_sub(1);
+                    r.last_conn = Some(now);
+                }
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.peer = Some(peer);
+                    s.connected_at = Some(now);
                 }
                 self.set_idle(id);
                 self.pump(&key);
