@@ -16,7 +16,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Bumped whenever a message type changes shape.
-pub const IPC_VERSION: u8 = 2;
+pub const IPC_VERSION: u8 = 3;
 
 /// The largest frame accepted. Big enough for a whole config with large
 /// inline tables; small enough that a corrupt length cannot exhaust memory.
