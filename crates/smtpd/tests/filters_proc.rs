@@ -193,9 +193,15 @@ fn a_filter_that_dies_stops_the_server() {
         .wait_exit(Duration::from_secs(30))
         .expect("the server stops");
     assert!(!st.success(), "{st:?}");
-    let log = s.log.text();
-    assert!(log.contains("filter f exited"), "{log}");
-    assert!(log.contains("child mfa"), "{log}");
+    // The server is gone, but the log reader may not have read its last
+    // lines yet.
+    for needle in ["filter f exited", "child mfa"] {
+        assert!(
+            s.log.wait_for(needle, Duration::from_secs(10)),
+            "{}",
+            s.log.text()
+        );
+    }
 }
 
 /// Privilege-separated: the parent starts the filter as `_smtpd`, and the
@@ -343,7 +349,13 @@ match from any for domain "local.test" action "local"
         .wait_exit(Duration::from_secs(30))
         .expect("the server stops");
     assert!(!st.success(), "{st:?}");
-    let log = s.log.text();
-    assert!(log.contains("filter f"), "{log}");
-    assert!(log.contains("child mfa"), "{log}");
+    // The server is gone, but the log reader may not have read its last
+    // lines yet.
+    for needle in ["filter f", "child mfa"] {
+        assert!(
+            s.log.wait_for(needle, Duration::from_secs(10)),
+            "{}",
+            s.log.text()
+        );
+    }
 }

@@ -96,8 +96,13 @@ fn starttls_then_a_message_is_delivered_and_received_says_esmtps() {
         "{}",
         got[0]
     );
-    let log = server.log.text();
-    assert!(log.contains("smtp tls ciphers=TLSv1."), "{log}");
+    assert!(
+        server
+            .log
+            .wait_for("smtp tls ciphers=TLSv1.", Duration::from_secs(10)),
+        "{}",
+        server.log.text()
+    );
 }
 
 #[test]

@@ -37,10 +37,21 @@ fn stale(bin: &Path) -> bool {
     let Ok(built) = bin.metadata().and_then(|m| m.modified()) else {
         return true;
     };
-    ["crates/smtpctl", "crates/control-proto"]
-        .iter()
-        .filter_map(|d| newest(&root().join(d)))
-        .any(|src| src > built)
+    // smtpctl and every crate it is built from: a change in any (say the
+    // IPC version in crates/ipc) makes an old binary fail against the server.
+    [
+        "crates/smtpctl",
+        "crates/control-proto",
+        "crates/ipc",
+        "crates/types",
+        "crates/proto",
+        "crates/config",
+        "crates/table",
+        "crates/queue",
+    ]
+    .iter()
+    .filter_map(|d| newest(&root().join(d)))
+    .any(|src| src > built)
 }
 
 /// The smtpctl binary, up to date.
