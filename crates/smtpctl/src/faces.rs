@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use smtpd_config::{Mapping, Method, TableSource};
-use smtpd_table::makemap::{build, dump, MapType};
+use smtpd_table::makemap::{build, MapType};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -129,63 +129,7 @@ fn reload(name: &str) -> Result<(), CtlError> {
 }
 
 /// `makemap [-U] [-t aliases|set] [-o dbfile] [-d type] file`: the table
-/// crate's makemap, for a `makemap` link to this program.
+/// crate's makemap command line, for a `makemap` link to this program.
 pub fn makemap(args: &[String]) -> ExitCode {
-    #[derive(Parser)]
-    #[command(
-        name = "makemap",
-        about = "Build a table database for smtpd, or dump one",
-        disable_version_flag = true
-    )]
-    struct Args {
-        /// Dump the database FILE instead of building one.
-        #[arg(short = 'U')]
-        dump: bool,
-        /// `aliases` or `set`; default `key value` lines.
-        #[arg(short = 't', value_name = "TYPE", value_parser = ["aliases", "set"])]
-        map_type: Option<String>,
-        /// Output database (default: FILE.db).
-        #[arg(short = 'o', value_name = "DBFILE")]
-        output: Option<PathBuf>,
-        /// Accepted for compatibility.
-        #[arg(short = 'd', value_name = "DBTYPE", value_parser = ["hash", "btree"], hide = true)]
-        db_type: Option<String>,
-        file: PathBuf,
-    }
-    let a = match Args::try_parse_from(args) {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
-        }
-    };
-    // `-d hash|btree` only selects a format in OpenSMTPD; ours has one.
-    let _ = a.db_type;
-    let result = if a.dump {
-        let mut out = std::io::stdout().lock();
-        dump(&a.file, &mut out).map(drop).map_err(|e| e.to_string())
-    } else {
-        let kind = match a.map_type.as_deref() {
-            Some("aliases") => MapType::Aliases,
-            Some("set") => MapType::Set,
-            _ => MapType::Plain,
-        };
-        build(&a.file, a.output.as_deref(), kind)
-            .map(|report| {
-                if report.entries == 0 {
-                    eprintln!(
-                        "makemap: warning: empty map created: {}",
-                        report.output.display()
-                    );
-                }
-            })
-            .map_err(|e| e.to_string())
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("makemap: {e}");
-            ExitCode::from(1)
-        }
-    }
+    smtpd_table::makemap_cli::main(args)
 }

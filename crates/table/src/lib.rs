@@ -28,6 +28,7 @@ pub mod key;
 pub mod listsplit;
 pub mod mailpattern;
 pub mod makemap;
+pub mod makemap_cli;
 pub mod netaddr;
 mod ops;
 pub mod service;
