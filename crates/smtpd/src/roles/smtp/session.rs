@@ -329,7 +329,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         if let Some(tx) = self.tx.take() {
             self.rollback(tx);
         }
-        self.report("link-disconnect", Vec::new());
+        self.report("link-disconnect", Vec::new);
         // TLS ends with a close_notify (clients otherwise see a truncation);
         // a peer that does not read gets no more than a moment.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
@@ -422,7 +422,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         }
         let banner = format!("{} ESMTP smtpd", self.info.smtpname);
         self.reply(Reply::new(220, None, banner));
-        self.report("link-greeting", vec![self.info.smtpname.clone()]);
+        self.report("link-greeting", || vec![self.info.smtpname.clone()]);
         let mut buf = vec![0u8; READ_CHUNK];
         let mut shutdown = self.sh.shutdown.clone();
         loop {
@@ -525,7 +525,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             Command::Rset => {
                 self.useless += 1;
                 if let Some(tx) = self.tx.take() {
-                    self.report("tx-reset", vec![tx.msgid.to_string()]);
+                    self.report("tx-reset", || vec![tx.msgid.to_string()]);
                     self.rollback(tx);
                 }
                 self.reply(r(250, (2, 0, 0), "Reset state"));
@@ -589,13 +589,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         if let Some(next) = self.refused(&verdict) {
             return next;
         }
-        self.report(
-            "link-identify",
+        self.report("link-identify", || {
             vec![
                 if esmtp { "EHLO" } else { "HELO" }.to_string(),
                 name.clone(),
-            ],
-        );
+            ]
+        });
         self.info.helo = name.clone();
         self.esmtp = esmtp;
         let client = match &self.info.client {
@@ -773,11 +772,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             junk,
             _slot: TxSlot::take(&self.sh),
         });
-        self.report("tx-begin", vec![msgid.to_string()]);
-        self.report(
-            "tx-mail",
-            vec![msgid.to_string(), "ok".to_string(), self.sender_text()],
-        );
+        self.report("tx-begin", || vec![msgid.to_string()]);
+        self.report("tx-mail", || {
+            vec![msgid.to_string(), "ok".to_string(), self.sender_text()]
+        });
         self.reply(r(250, (2, 0, 0), "Ok"));
     }
 
@@ -816,10 +814,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             } else {
                 "permfail"
             };
-            self.report(
-                "tx-rcpt",
-                vec![msgid.to_string(), result.to_string(), rcpt.to_string()],
-            );
+            self.report("tx-rcpt", || {
+                vec![msgid.to_string(), result.to_string(), rcpt.to_string()]
+            });
             return next;
         }
         if let FilterVerdict::Rewrite(v) = &verdict {
@@ -871,10 +868,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                     tx.envelopes.extend(envs);
                     tx.rcpts.push(rcpt.clone());
                 }
-                self.report(
-                    "tx-rcpt",
-                    vec![msgid.to_string(), "ok".to_string(), rcpt.to_string()],
-                );
+                self.report("tx-rcpt", || {
+                    vec![msgid.to_string(), "ok".to_string(), rcpt.to_string()]
+                });
                 r(250, (2, 1, 5), "Recipient ok")
             }
             Some((
@@ -902,10 +898,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             } else {
                 "tempfail"
             };
-            self.report(
-                "tx-rcpt",
-                vec![msgid.to_string(), result.to_string(), rcpt.to_string()],
-            );
+            self.report("tx-rcpt", || {
+                vec![msgid.to_string(), result.to_string(), rcpt.to_string()]
+            });
         }
         self.reply(rep);
         Next::Continue
@@ -976,7 +971,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             return Next::Continue;
         }
         if let Some(tx) = &self.tx {
-            self.report("tx-data", vec![tx.msgid.to_string(), "ok".to_string()]);
+            self.report("tx-data", || vec![tx.msgid.to_string(), "ok".to_string()]);
         }
         self.reply(start_data());
         Next::Data
@@ -1265,7 +1260,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                 for (evpid, from, to) in logged {
                     info!("{id} smtp envelope evpid={evpid:016x} from=<{from}> to=<{to}>");
                 }
-                self.report("tx-commit", vec![msgid.to_string(), size.to_string()]);
+                self.report("tx-commit", || vec![msgid.to_string(), size.to_string()]);
                 r(
                     250,
                     (2, 0, 0),
@@ -1291,7 +1286,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     fn rollback(&mut self, tx: Tx) {
         let msgid = tx.msgid;
         drop(tx);
-        self.report("tx-rollback", vec![msgid.to_string()]);
+        self.report("tx-rollback", || vec![msgid.to_string()]);
         if let Err(e) = self.sh.peers.queue().send(ToQueue::Rollback { msgid }) {
             warn!("{} smtp: rollback of {msgid}: {e}", self.id());
         }

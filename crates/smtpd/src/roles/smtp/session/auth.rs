@@ -160,7 +160,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             AuthResult::Failed => "fail",
             AuthResult::TempFail => "error",
         };
-        self.report("link-auth", vec![outcome.to_string(), user.clone()]);
+        self.report("link-auth", || vec![outcome.to_string(), user.clone()]);
         if result == AuthResult::Ok {
             self.info.auth_user = Some(user);
         }

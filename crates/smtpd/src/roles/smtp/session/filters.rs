@@ -51,11 +51,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         self.conf.filter.is_some()
     }
 
-    /// Tell the session's filter processes about an event.
-    pub(super) fn report(&self, event: &str, fields: Vec<String>) {
+    /// Tell the session's filter processes about an event. The fields are
+    /// built only for a filtered session: unfiltered ones (the common case)
+    /// pay nothing per event.
+    pub(super) fn report(&self, event: &str, fields: impl FnOnce() -> Vec<String>) {
         if !self.filtered() {
             return;
         }
+        let fields = fields();
         let _ = self.sh.peers.mfa().send(ToMfa::Report {
             session: Box::new(self.info.clone()),
             event: event.to_string(),
@@ -145,18 +148,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         }
         self.settle_rdns(RDNS_WAIT).await;
         let src = self.info.client.to_text();
-        self.report(
-            "link-connect",
+        self.report("link-connect", || {
             vec![
                 self.info.rdns.clone().unwrap_or_default(),
                 if self.info.fcrdns { "pass" } else { "fail" }.to_string(),
                 src.clone(),
                 self.local.clone(),
-            ],
-        );
+            ]
+        });
         // smtps: the handshake came first, its report comes now.
         if let Some(desc) = self.tls_desc.clone() {
-            self.report("link-tls", vec![desc]);
+            self.report("link-tls", || vec![desc]);
         }
         let verdict = self.filter(FilterPhase::Connect, &src).await;
         match self.refused(&verdict) {

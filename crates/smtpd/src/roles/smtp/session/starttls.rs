@@ -59,7 +59,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             Ok((stream, desc)) => {
                 self.stream.put_tls(stream);
                 self.secured(&desc);
-                self.report("link-tls", vec![desc]);
+                self.report("link-tls", || vec![desc]);
                 Next::Continue
             }
             Err(e) => {
