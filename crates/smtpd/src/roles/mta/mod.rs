@@ -363,21 +363,32 @@ impl Mta {
         }
     }
 
-    /// An smtp-out event for the filter processes of the relay action's
-    /// `filter`, if it has one.
-    fn report_out(&self, key: &RouteKey, id: u64, event: &str, fields: Vec<String>) {
-        let filter = match self.rt.config.action(&key.dispatcher).map(|a| &a.method) {
+    /// The relay action's `filter`, if it has one.
+    fn out_filter(&self, key: &RouteKey) -> Option<String> {
+        match self.rt.config.action(&key.dispatcher).map(|a| &a.method) {
             Some(Method::Relay(r)) => r.filter.clone(),
             _ => None,
-        };
-        let Some(filter) = filter else {
+        }
+    }
+
+    /// An smtp-out event for the filter processes of the relay action's
+    /// `filter`, if it has one. The fields are built only then: relays
+    /// without a filter (the common case) pay nothing per event.
+    fn report_out(
+        &self,
+        key: &RouteKey,
+        id: u64,
+        event: &str,
+        fields: impl FnOnce() -> Vec<String>,
+    ) {
+        let Some(filter) = self.out_filter(key) else {
             return;
         };
         let msg = ToMfa::ReportOut {
             filter,
             session: id,
             event: event.to_string(),
-            fields,
+            fields: fields(),
         };
         if let Err(e) = self.peers.mfa().send(msg) {
             warn!("mta: report to mfa: {e}");
@@ -390,6 +401,9 @@ impl Mta {
         let Some(first) = results.first() else {
             return;
         };
+        if self.out_filter(key).is_none() {
+            return;
+        }
         let msgid = first.envelope.msgid().to_string();
         let sender = first
             .envelope
@@ -397,29 +411,23 @@ impl Mta {
             .as_ref()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        self.report_out(key, id, "tx-begin", vec![msgid.clone()]);
-        self.report_out(
-            key,
-            id,
-            "tx-mail",
-            vec![msgid.clone(), "ok".to_string(), sender],
-        );
+        self.report_out(key, id, "tx-begin", || vec![msgid.clone()]);
+        self.report_out(key, id, "tx-mail", || {
+            vec![msgid.clone(), "ok".to_string(), sender]
+        });
         for d in results {
             let result = match d.outcome {
                 DeliveryOutcome::Ok => "ok",
                 DeliveryOutcome::TempFail { .. } => "tempfail",
                 _ => "permfail",
             };
-            self.report_out(
-                key,
-                id,
-                "tx-rcpt",
+            self.report_out(key, id, "tx-rcpt", || {
                 vec![
                     msgid.clone(),
                     result.to_string(),
                     d.envelope.dest.to_string(),
-                ],
-            );
+                ]
+            });
         }
     }
 
@@ -438,19 +446,16 @@ impl Mta {
                         .map(|t| format!(" with TLS {t}"))
                         .unwrap_or_default()
                 );
-                self.report_out(
-                    &key,
-                    id,
-                    "link-connect",
+                self.report_out(&key, id, "link-connect", || {
                     vec![
                         peer.host.clone(),
                         "pass".to_string(),
                         peer.local.map(|a| a.to_string()).unwrap_or_default(),
                         peer.addr.to_string(),
-                    ],
-                );
+                    ]
+                });
                 if let Some(t) = &peer.tls {
-                    self.report_out(&key, id, "link-tls", vec![t.clone()]);
+                    self.report_out(&key, id, "link-tls", || vec![t.clone()]);
                 }
                 let now = Instant::now();
                 if let Some(r) = self.relays.get_mut(&key) {
@@ -517,7 +522,7 @@ impl Mta {
                 let Some(s) = self.sessions.remove(&id) else {
                     return;
                 };
-                self.report_out(&s.key, id, "link-disconnect", Vec::new());
+                self.report_out(&s.key, id, "link-disconnect", Vec::new);
                 crate::stats::update(&self.peers, "mta.session", -1);
                 if let Some(r) = self.relays.get_mut(&s.key) {
                     r.sessions.remove(&id);
