@@ -104,17 +104,7 @@ impl Client {
         }
         let r = self.cmd("DATA");
         assert_eq!(r.code, 354, "DATA: {r:?}");
-        let mut data = String::new();
-        for l in body.split('\n') {
-            let l = l.strip_suffix('\r').unwrap_or(l);
-            if l.starts_with('.') {
-                data.push('.');
-            }
-            data.push_str(l);
-            data.push_str("\r\n");
-        }
-        data.push_str(".\r\n");
-        self.send_raw(data.as_bytes());
+        self.send_raw(data_block(body).as_bytes());
         self.reply()
     }
 
@@ -124,4 +114,20 @@ impl Client {
         let _ = self.reader.read_to_string(&mut s);
         s
     }
+}
+
+/// `body` as DATA sends it: CRLF line ends, leading dots doubled, and the
+/// final `.` line.
+pub fn data_block(body: &str) -> String {
+    let mut data = String::new();
+    for l in body.split('\n') {
+        let l = l.strip_suffix('\r').unwrap_or(l);
+        if l.starts_with('.') {
+            data.push('.');
+        }
+        data.push_str(l);
+        data.push_str("\r\n");
+    }
+    data.push_str(".\r\n");
+    data
 }

@@ -184,16 +184,7 @@ impl TlsClient {
         }
         let r = self.cmd("DATA");
         assert_eq!(r.code, 354, "DATA: {r:?}");
-        let mut data = String::new();
-        for l in body.split('\n') {
-            if l.starts_with('.') {
-                data.push('.');
-            }
-            data.push_str(l);
-            data.push_str("\r\n");
-        }
-        data.push_str(".\r\n");
-        self.send_raw(data.as_bytes());
+        self.send_raw(super::client::data_block(body).as_bytes());
         self.reply()
     }
 
