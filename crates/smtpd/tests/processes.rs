@@ -374,11 +374,7 @@ fn sigterm_ends_idle_sessions_and_lets_a_transaction_finish() {
     // The 250 stands: after a restart the message is delivered, once.
     let dir = server.stop_keep_dir();
     let server = Server::start_in(dir, &config, opts(false, &[]));
-    assert!(
-        server.log.wait_for("delivery: Ok", Duration::from_secs(10)),
-        "{}",
-        server.log.text()
-    );
+    server.log.expect("delivery: Ok");
     let mail = mailbox::maildir(&server.path("maildir"));
     assert_eq!(mail.len(), 1);
     let text = String::from_utf8_lossy(&mail[0]);

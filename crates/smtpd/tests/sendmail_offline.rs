@@ -94,12 +94,7 @@ fn sendmail_with_the_daemon_down_queues_offline_and_the_daemon_sends_it_at_start
         .unwrap()
         .name;
     // The delivery line may reach the log after the file is in the Maildir.
-    assert!(
-        s.log
-            .wait_for(&format!("from=<{me}@"), Duration::from_secs(10)),
-        "{}",
-        s.log.text()
-    );
+    s.log.expect(&format!("from=<{me}@"));
     let log = s.log.text();
     assert!(!log.contains("from=<alice@remote.test>"), "{log}");
     assert!(
@@ -108,14 +103,7 @@ fn sendmail_with_the_daemon_down_queues_offline_and_the_daemon_sends_it_at_start
         "offline/ is emptied: {:?}",
         offline_files(&s.path("spool"))
     );
-    assert!(
-        s.log.wait_for(
-            "offline: 1 of 1 message(s) enqueued",
-            Duration::from_secs(10)
-        ),
-        "{}",
-        s.log.text()
-    );
+    s.log.expect("offline: 1 of 1 message(s) enqueued");
 }
 
 /// As root: the file's owner is who sends, whatever the file claims; a
@@ -178,12 +166,7 @@ fn an_offline_message_is_enqueued_as_the_user_who_owns_it() {
     assert_eq!(msgs.len(), 1);
     let m = text(&msgs[0]);
     assert!(m.contains("Subject: who am I\n"), "{m}");
-    assert!(
-        s.log
-            .wait_for(&format!("from=<{}@", u1.name), Duration::from_secs(10)),
-        "{}",
-        s.log.text()
-    );
+    s.log.expect(&format!("from=<{}@", u1.name));
     let log = s.log.text();
     assert!(!log.contains("root@evil.test"), "{log}");
     assert!(m.contains(&format!("From: {}@", u1.name)), "{m}");

@@ -96,13 +96,7 @@ fn starttls_then_a_message_is_delivered_and_received_says_esmtps() {
         "{}",
         got[0]
     );
-    assert!(
-        server
-            .log
-            .wait_for("smtp tls ciphers=TLSv1.", Duration::from_secs(10)),
-        "{}",
-        server.log.text()
-    );
+    server.log.expect("smtp tls ciphers=TLSv1.");
 }
 
 #[test]
@@ -220,13 +214,7 @@ fn a_failed_handshake_ends_only_that_session() {
     // (content type 21), never an SMTP reply in clear.
     let rest = bad.read_to_end();
     assert!(no_smtp(&rest), "{:?}", String::from_utf8_lossy(&rest));
-    assert!(
-        server
-            .log
-            .wait_for("smtp error tls-handshake", Duration::from_secs(10)),
-        "{}",
-        server.log.text()
-    );
+    server.log.expect("smtp error tls-handshake");
 
     // The server still serves the next client.
     let mut good = TlsClient::plain(server.port);
@@ -267,13 +255,7 @@ fn a_handshake_that_never_comes_ends_at_the_session_timeout() {
     let rest = c.read_to_end();
     assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
     assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
-    assert!(
-        server
-            .log
-            .wait_for("tls-handshake: handshake timeout", Duration::from_secs(10)),
-        "{}",
-        server.log.text()
-    );
+    server.log.expect("tls-handshake: handshake timeout");
 }
 
 #[test]

@@ -86,6 +86,17 @@ impl Log {
         }
     }
 
+    /// Wait (up to 10 s) for a line containing `needle`, which another
+    /// process may write after the reply the test already read; panics
+    /// with the whole log if it never comes.
+    pub fn expect(&self, needle: &str) {
+        assert!(
+            self.wait_for(needle, Duration::from_secs(10)),
+            "expected {needle:?} in the log; log:\n{}",
+            self.text()
+        );
+    }
+
     pub fn count(&self, needle: &str) -> usize {
         self.text().matches(needle).count()
     }
