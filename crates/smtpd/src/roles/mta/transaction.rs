@@ -396,36 +396,17 @@ mod tests {
     }
 
     fn sample() -> Envelope {
-        Envelope {
-            id: smtpd_types::EvpId(0x0102030405060708),
-            dispatcher: "out".into(),
-            tag: None,
-            kind: smtpd_types::EnvelopeKind::Mta,
-            smtpname: "mx.test".into(),
-            helo: "c.test".into(),
-            hostname: "c.test".into(),
-            username: None,
-            errorline: None,
-            sockaddr: "127.0.0.1".into(),
-            sender: Some(MailAddr::new("a", "b.test")),
-            rcpt: MailAddr::new("r", "remote.test"),
-            dest: MailAddr::new("r", "remote.test"),
-            ctime: 0,
-            last_try: 0,
-            last_bounce: 0,
-            ttl: 0,
-            retry: 0,
-            flags: Default::default(),
-            dsn_notify: Default::default(),
-            dsn_ret: None,
-            dsn_envid: None,
-            dsn_orcpt: None,
-            esc: None,
-            mda_exec: None,
-            mda_file: None,
-            mda_subaddress: None,
-            mda_user: None,
-            bounce: None,
-        }
+        let mut e = Envelope::new(
+            smtpd_types::EvpId(0x0102030405060708),
+            smtpd_types::EnvelopeKind::Mta,
+            Some(MailAddr::new("a", "b.test")),
+            MailAddr::new("r", "remote.test"),
+        );
+        e.dispatcher = "out".into();
+        e.smtpname = "mx.test".into();
+        e.helo = "c.test".into();
+        e.hostname = "c.test".into();
+        e.sockaddr = "127.0.0.1".into();
+        e
     }
 }
