@@ -326,9 +326,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     /// Serve, then abandon an unfinished transaction and log the end.
     async fn serve_to_end(&mut self) {
         let reason = self.serve().await;
-        if let Some(tx) = self.tx.take() {
-            self.rollback(tx);
-        }
+        self.abandon_tx();
         self.report("link-disconnect", Vec::new);
         // TLS ends with a close_notify (clients otherwise see a truncation);
         // a peer that does not read gets no more than a moment.
@@ -577,9 +575,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
 
     async fn hello(&mut self, name: String, esmtp: bool) -> Next {
         self.useless += 1;
-        if let Some(tx) = self.tx.take() {
-            self.rollback(tx);
-        }
+        self.abandon_tx();
         let phase = if esmtp {
             FilterPhase::Ehlo
         } else {
@@ -1012,16 +1008,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                     self.input = pending.split_off(consumed);
                     let rep = match result {
                         Err(e) => {
-                            if let Some(tx) = self.tx.take() {
-                                self.rollback(tx);
-                            }
+                            self.abandon_tx();
                             e.reply()
                         }
                         Ok(stats) if write_failed => {
                             let _ = stats;
-                            if let Some(tx) = self.tx.take() {
-                                self.rollback(tx);
-                            }
+                            self.abandon_tx();
                             r(452, (4, 3, 1), "Insufficient system storage")
                         }
                         Ok(stats) => {
@@ -1145,15 +1137,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                     match (err, failed) {
                         (Some(e), _) => {
                             // The message is refused: drop the transaction now.
-                            if let Some(tx) = self.tx.take() {
-                                self.rollback(tx);
-                            }
+                            self.abandon_tx();
                             self.reply(e.reply());
                         }
                         (None, Some(rep)) => {
-                            if let Some(tx) = self.tx.take() {
-                                self.rollback(tx);
-                            }
+                            self.abandon_tx();
                             self.reply(rep);
                         }
                         (None, None) => {
@@ -1172,15 +1160,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                     let failed = self.tx.as_ref().and_then(|t| t.failed.clone());
                     let rep = match (result, failed) {
                         (Err(e), _) => {
-                            if let Some(tx) = self.tx.take() {
-                                self.rollback(tx);
-                            }
+                            self.abandon_tx();
                             e.reply()
                         }
                         (Ok(_), Some(rep)) => {
-                            if let Some(tx) = self.tx.take() {
-                                self.rollback(tx);
-                            }
+                            self.abandon_tx();
                             rep
                         }
                         (Ok(stats), None) => self.commit(stats.size).await,
@@ -1283,6 +1267,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     }
 
     /// Abandon a transaction: the queue forgets the incoming message.
+    /// Drop the open transaction, if any: its incoming message is removed
+    /// by the queue, so nothing refused is ever half-queued.
+    fn abandon_tx(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            self.rollback(tx);
+        }
+    }
+
     fn rollback(&mut self, tx: Tx) {
         let msgid = tx.msgid;
         drop(tx);

@@ -181,9 +181,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     ) -> Result<Reply, Next> {
         if let Some(content) = held {
             if content.len() > MAX_FILTERED {
-                if let Some(tx) = self.tx.take() {
-                    self.rollback(tx);
-                }
+                self.abandon_tx();
                 return Ok(r(
                     552,
                     (5, 3, 4),
@@ -197,16 +195,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                         .as_mut()
                         .is_some_and(|t| t.file.write_all(&c).is_ok());
                     if !written {
-                        if let Some(tx) = self.tx.take() {
-                            self.rollback(tx);
-                        }
+                        self.abandon_tx();
                         return Ok(r(452, (4, 3, 1), "Insufficient system storage"));
                     }
                 }
                 Err(rep) => {
-                    if let Some(tx) = self.tx.take() {
-                        self.rollback(tx);
-                    }
+                    self.abandon_tx();
                     return Ok(rep);
                 }
             }
@@ -216,9 +210,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             verdict,
             FilterVerdict::Reject { .. } | FilterVerdict::Disconnect { .. }
         ) {
-            if let Some(tx) = self.tx.take() {
-                self.rollback(tx);
-            }
+            self.abandon_tx();
             if let Some(next) = self.refused(&verdict) {
                 return Err(next);
             }

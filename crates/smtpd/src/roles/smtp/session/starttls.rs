@@ -74,9 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
     pub(super) fn secured(&mut self, desc: &str) {
         info!("{} smtp tls ciphers={desc}", self.id());
         self.tls_desc = Some(desc.to_string());
-        if let Some(tx) = self.tx.take() {
-            self.rollback(tx);
-        }
+        self.abandon_tx();
         self.info.tls = true;
         self.info.helo.clear();
         self.esmtp = false;
