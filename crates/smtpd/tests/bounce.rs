@@ -460,6 +460,41 @@ fn success_notice_on_request() {
     assert_eq!(dsn.get("p2.type"), "text/rfc822-headers");
 }
 
+/// NOTIFY=SUCCESS survives a restart: the queue learns which envelopes
+/// want a success notice from the spool at start (it reads a delivered
+/// envelope back only for those), so the notice still comes.
+#[test]
+fn success_notice_after_a_restart() {
+    if !pymail::available() {
+        return;
+    }
+    let conf = format!("{}{CONF}", support::local::users_table());
+    let paused = Options {
+        args: vec!["-P".into(), "mda".into()],
+        ..Options::default()
+    };
+    let s = start_with(CONF, paused, |_| {});
+    let msg = message::message(SENDER, "bob@local.test", "later", b"hi\n");
+    submit(
+        &s,
+        &format!("<{SENDER}>"),
+        &["<bob@local.test> NOTIFY=SUCCESS"],
+        &msg,
+    );
+    assert_eq!(queued_envelopes(&s).len(), 1);
+    let dir = s.stop_keep_dir();
+    let opts = Options {
+        args: support::nodns::args(),
+        ..Options::default()
+    };
+    let s = Server::start_in(dir, &conf, opts);
+    let got = reports(&s, 1);
+    assert_eq!(pymail::maildir(&maildir_of(&s, "bob")).len(), 1);
+    let dsn = Dsn::parse(&got[0].raw);
+    dsn.check_frame("delivered");
+    assert_eq!(dsn.rcpt(1, "Action"), "delivered");
+}
+
 /// Privileged (root only): the queue chrooted into the spool as `_smtpq`,
 /// smtp in its empty chroot as `_smtpd`; the session socket and the
 /// message file cross between them as descriptors, and the report lands

@@ -8,6 +8,7 @@ mod reports;
 use anyhow::Result;
 use smtpd_queue::{QueueBackend, QueueError};
 use smtpd_types::{DeliveryOutcome, EnhancedStatus, Envelope, EnvelopeKind, EvpId, SchedInfo};
+use std::collections::HashSet;
 use std::os::fd::OwnedFd;
 use std::sync::mpsc::Receiver;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -37,6 +38,23 @@ pub struct Store {
     bounces: tokio::sync::mpsc::UnboundedSender<bounce::Job>,
     /// Prepared commits go to the committer thread.
     committer: std::sync::mpsc::Sender<CommitJob>,
+    /// Envelopes whose sender asked for a success notice (DSN
+    /// NOTIFY=SUCCESS): only these are read back when delivered, so the
+    /// common delivery costs no envelope load.
+    notify_success: HashSet<EvpId>,
+}
+
+/// What the queue found in the spool at start.
+pub struct Loaded {
+    /// Every envelope's scheduling facts, for the scheduler.
+    pub infos: Vec<SchedInfo>,
+    /// The envelopes that want a success notice.
+    pub notify_success: HashSet<EvpId>,
+}
+
+/// Does a delivery of `env` owe its sender a success notice?
+fn wants_success_notice(env: &Envelope) -> bool {
+    env.kind == EnvelopeKind::Mda && env.dsn_notify.success
 }
 
 /// How often the spool's free space is checked when nothing happens.
@@ -62,13 +80,15 @@ impl Store {
             peers,
             room: true,
             bounces,
+            notify_success: HashSet::new(),
         }
     }
 
     /// Announce the envelopes found at start, then serve requests until
     /// the channel closes.
-    pub fn run(mut self, rx: Receiver<Op>, loaded: Vec<SchedInfo>) -> Result<()> {
-        for chunk in loaded.chunks(LOAD_CHUNK) {
+    pub fn run(mut self, rx: Receiver<Op>, loaded: Loaded) -> Result<()> {
+        self.notify_success = loaded.notify_success;
+        for chunk in loaded.infos.chunks(LOAD_CHUNK) {
             self.send_scheduler(ToScheduler::Loaded {
                 envelopes: chunk.to_vec(),
             });
@@ -241,6 +261,13 @@ impl Store {
         let mut infos = Vec::with_capacity(commits.len());
         let mut batch = Vec::with_capacity(commits.len());
         for (req, msgid, envs) in commits {
+            // A commit that then fails leaves an id here that is never
+            // delivered: harmless, and gone at the next start.
+            self.notify_success.extend(
+                envs.iter()
+                    .filter(|e| wants_success_notice(e))
+                    .map(|e| e.id),
+            );
             reqs.push(req);
             infos.push(envs.iter().map(|e| e.sched_info()).collect::<Vec<_>>());
             batch.push((msgid, envs));
@@ -382,6 +409,7 @@ impl Store {
     }
 
     fn remove(&mut self, evpid: EvpId) {
+        self.notify_success.remove(&evpid);
         match self.backend.envelope_delete(evpid) {
             Ok(_) => info!("queue: {evpid} removed"),
             Err(e) => warn!("queue: removing {evpid}: {e}"),
@@ -478,16 +506,22 @@ pub fn committer(rx: Receiver<CommitJob>, peers: Peers) {
 /// At start, before the process says it is ready: forget the incoming
 /// messages of transactions that never committed, and collect the
 /// scheduling facts of every queued envelope.
-pub fn reload(backend: &mut dyn QueueBackend) -> Result<Vec<SchedInfo>> {
+pub fn reload(backend: &mut dyn QueueBackend) -> Result<Loaded> {
     let purged = backend.purge_incoming()?;
     if purged > 0 {
         info!("queue: purged {purged} incomplete incoming message(s)");
     }
     let mut infos: Vec<SchedInfo> = Vec::new();
+    let mut notify_success = HashSet::new();
     let mut bad = 0usize;
     for item in backend.walk()? {
         match item {
-            Ok(env) => infos.push(env.sched_info()),
+            Ok(env) => {
+                if wants_success_notice(&env) {
+                    notify_success.insert(env.id);
+                }
+                infos.push(env.sched_info());
+            }
             Err(e) => {
                 bad += 1;
                 error!("queue: {e}: left in the spool for inspection");
@@ -500,7 +534,10 @@ pub fn reload(backend: &mut dyn QueueBackend) -> Result<Vec<SchedInfo>> {
             infos.len()
         );
     }
-    Ok(infos)
+    Ok(Loaded {
+        infos,
+        notify_success,
+    })
 }
 
 fn failure(what: &str, e: QueueError) -> QueueFailure {

@@ -124,6 +124,7 @@ impl Store {
     }
 
     fn delete(&mut self, evpid: EvpId) {
+        self.notify_success.remove(&evpid);
         if let Err(e) = self.backend.envelope_delete(evpid) {
             warn!("queue: removing {evpid}: {e}");
         }
@@ -299,8 +300,15 @@ impl Store {
     /// Delivered: a success notice for a local delivery whose sender asked
     /// for one (`NOTIFY=SUCCESS`), then the envelope goes.
     pub(super) fn delivered(&mut self, evpid: EvpId) {
-        let report = match self.backend.envelope_load(evpid) {
-            Ok(mut env) if env.kind == EnvelopeKind::Mda && env.dsn_notify.success => {
+        // Read back only when a success notice was asked for at commit.
+        let wanted = self.notify_success.remove(&evpid);
+        let loaded = if wanted {
+            self.backend.envelope_load(evpid).ok()
+        } else {
+            None
+        };
+        let report = match loaded {
+            Some(mut env) if super::wants_success_notice(&env) => {
                 let now = now();
                 env.esc = Some(EnhancedStatus::new(2, 0, 0));
                 env.errorline = Some("2.0.0 Delivered".into());
