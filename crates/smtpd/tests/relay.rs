@@ -324,6 +324,46 @@ fn an_idle_connection_takes_the_next_message() {
     assert_eq!(sink.connections(), 1, "the session was kept alive");
 }
 
+/// A peer that restarted leaves our kept connection dead: the next message
+/// finds it so at MAIL and goes out at once on a new connection, with no
+/// temporary failure and no retry delay (it used to wait 400 s).
+#[test]
+fn a_message_for_a_dead_kept_connection_goes_on_a_new_one() {
+    let sink = Sink::start(SinkOptions {
+        drop_after: Some(1),
+        ..SinkOptions::default()
+    });
+    let server = Server::start_opts(&smarthost_config(sink.port(), ""), opts(no_dns()));
+    let mut c = server.smtp();
+    c.hello();
+    for n in 1..=3 {
+        let body = format!("Subject: message {n}\n\nhi");
+        let r = c.send_mail("alice@local.test", &["x@remote.test"], &body);
+        assert_eq!(r.code, 250);
+        wait_log(&server, "result=\"Ok\"", n);
+    }
+    let subjects: Vec<bool> = (1..=3)
+        .map(|n| {
+            let want = format!("Subject: message {n}");
+            sink.received()
+                .iter()
+                .any(|r| String::from_utf8_lossy(&r.data).contains(&want))
+        })
+        .collect();
+    assert_eq!(subjects, vec![true; 3], "every message arrived");
+    assert_eq!(sink.connections(), 3, "one new connection per message");
+    let log = server.log.text();
+    assert!(!log.contains("TempFail"), "{log}");
+    assert_eq!(
+        server
+            .log
+            .count("is gone: the message goes out on a new one"),
+        2,
+        "{log}"
+    );
+    assert!(eventually(WAIT, || queued(&server).is_empty()));
+}
+
 #[test]
 fn peer_size_lmtp_domain_map_and_mail_from() {
     let small = Sink::start(SinkOptions {

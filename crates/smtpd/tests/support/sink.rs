@@ -47,6 +47,10 @@ pub struct SinkOptions {
     pub broken_tls: bool,
     /// Speak LMTP: LHLO, and one reply per accepted recipient after DATA.
     pub lmtp: bool,
+    /// Close each connection without a word after this many accepted
+    /// transactions, as a peer that restarted would leave a client's
+    /// cached connection.
+    pub drop_after: Option<usize>,
 }
 
 impl Default for SinkOptions {
@@ -59,6 +63,7 @@ impl Default for SinkOptions {
             auth: None,
             broken_tls: false,
             lmtp: false,
+            drop_after: None,
         }
     }
 }
@@ -201,6 +206,7 @@ fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
     let mut tx = Received::default();
     let mut helo = String::new();
     let mut auth: Option<String> = None;
+    let mut accepted = 0;
     let _ = r.get_mut().write_all(b"220 sink.test ESMTP test sink\r\n");
     let read_line = |r: &mut BufReader<Box<dyn Rw>>, line: &mut Vec<u8>| -> bool {
         line.clear();
@@ -326,6 +332,7 @@ fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
                 tx.data = data;
                 let n = tx.rcpts.len();
                 state.lock().unwrap().received.push(std::mem::take(&mut tx));
+                accepted += 1;
                 if opts.lmtp {
                     "250 2.0.0 Ok: delivered\r\n".repeat(n)
                 } else {
@@ -347,5 +354,8 @@ fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
             return;
         }
         let _ = r.get_mut().flush();
+        if opts.drop_after.is_some_and(|n| accepted >= n) {
+            return;
+        }
     }
 }

@@ -518,6 +518,22 @@ impl Mta {
                 self.set_idle(id);
                 self.pump(&key);
             }
+            SessionEvent::Stale { id, task } => {
+                // Back to the front of its relay's queue; the session is
+                // closing, so pump (after Closed) opens a fresh one.
+                if let Some(key) = self.sessions.get(&id).map(|s| s.key.clone()) {
+                    if let Some(r) = self.relays.get_mut(&key) {
+                        r.idle.retain(|i| *i != id);
+                        r.tasks.push_front(task);
+                        return;
+                    }
+                }
+                for env in &task.envelopes {
+                    let why = "the connection was lost before the transaction began";
+                    let o = DeliveryOutcome::tempfail(EnhancedStatus::new(4, 4, 2), why);
+                    self.fail(env, o);
+                }
+            }
             SessionEvent::Closed { id } => {
                 let Some(s) = self.sessions.remove(&id) else {
                     return;

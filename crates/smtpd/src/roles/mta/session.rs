@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::resolve::Plan;
 use super::route::{Ours, TlsPolicy};
 use super::tls::{server_name, Tls};
-use super::transaction::{self, Delivered, Task};
+use super::transaction::{self, Delivered, Sent, Task};
 use super::wire::{Wire, WireError};
 
 /// Deadlines of each step (RFC 5321 §4.5.3.2 suggests 5 minutes for
@@ -58,6 +58,13 @@ pub enum SessionEvent {
         results: Vec<Delivered>,
         alive: bool,
     },
+    /// The connection was found dead at the start of a task (see
+    /// [`Sent::Stale`]): the task goes back to the relay's queue, and
+    /// `Closed` follows.
+    Stale {
+        id: u64,
+        task: Task,
+    },
     Closed {
         id: u64,
     },
@@ -93,19 +100,33 @@ pub async fn run(mut s: Setup) {
         id,
         peer: c.peer.clone(),
     });
+    let mut reused = false;
     loop {
         match s.cmds.recv().await {
             Some(Cmd::Task(task)) => {
-                let (results, alive) = transaction::send(&mut c, task, s.plan.lmtp).await;
-                let _ = s.events.send(SessionEvent::Done {
-                    id,
-                    peer: c.peer.clone(),
-                    results,
-                    alive,
-                });
-                if !alive {
-                    break;
+                match transaction::send(&mut c, task, s.plan.lmtp, reused).await {
+                    Sent::Done(results, alive) => {
+                        let _ = s.events.send(SessionEvent::Done {
+                            id,
+                            peer: c.peer.clone(),
+                            results,
+                            alive,
+                        });
+                        if !alive {
+                            break;
+                        }
+                    }
+                    Sent::Stale(task) => {
+                        tracing::info!(
+                            "session {id:x}: the connection to {} [{}] is gone: the message goes out on a new one",
+                            c.peer.host,
+                            c.peer.addr
+                        );
+                        let _ = s.events.send(SessionEvent::Stale { id, task });
+                        break;
+                    }
                 }
+                reused = true;
             }
             Some(Cmd::Quit) | None => {
                 c.wire.quit().await;

@@ -92,6 +92,9 @@ type Slot = (Envelope, Option<(DeliveryOutcome, String)>);
 /// Collects the outcomes while the transaction goes on.
 struct Outcomes {
     slots: Vec<Slot>,
+    /// The peer answered MAIL (so a failure from here on is this
+    /// transaction's, not a stale connection's).
+    mail_answered: bool,
 }
 
 impl Outcomes {
@@ -142,21 +145,43 @@ impl Outcomes {
     }
 }
 
-/// Send `task` on `c`. Returns an outcome per envelope, and whether the
-/// connection can take another transaction.
-pub async fn send(c: &mut Connected, task: Task, lmtp: bool) -> (Vec<Delivered>, bool) {
+/// How a transaction ended.
+pub enum Sent {
+    /// An outcome per envelope, and whether the connection can take
+    /// another transaction.
+    Done(Vec<Delivered>, bool),
+    /// A connection kept from an earlier transaction was found dead before
+    /// the peer answered MAIL (it timed out or restarted meanwhile): the
+    /// task is given back whole, to go out on a fresh connection rather
+    /// than wait for a retry (as Postfix does with its connection cache).
+    Stale(Task),
+}
+
+/// Send `task` on `c`. `reused`: the connection already carried a
+/// transaction, so a failure before MAIL is answered means only that it
+/// went stale while idle.
+pub async fn send(c: &mut Connected, task: Task, lmtp: bool, reused: bool) -> Sent {
     let Task {
+        msgid,
         sender,
         envelopes,
         file,
-        ..
     } = task;
     let mut file = tokio::fs::File::from_std(file);
     let mut out = Outcomes {
         slots: envelopes.into_iter().map(|e| (e, None)).collect(),
+        mail_answered: false,
     };
     let alive = match transact(c, &mut out, sender.as_ref(), &mut file, lmtp).await {
         Ok(alive) => alive,
+        Err(_) if reused && !out.mail_answered => {
+            return Sent::Stale(Task {
+                msgid,
+                sender,
+                envelopes: out.slots.into_iter().map(|(e, _)| e).collect(),
+                file: file.into_std().await,
+            });
+        }
         Err(e) => {
             let why = format!(
                 "connection with {} [{}] lost: {e}",
@@ -166,7 +191,7 @@ pub async fn send(c: &mut Connected, task: Task, lmtp: bool) -> (Vec<Delivered>,
             false
         }
     };
-    (out.done(), alive)
+    Sent::Done(out.done(), alive)
 }
 
 fn needs_smtputf8(sender: Option<&MailAddr>, envs: &[Slot]) -> bool {
@@ -255,6 +280,7 @@ async fn transact(
         return Ok(true);
     }
     let r = c.wire.command(&mail, COMMAND, "after MAIL").await?;
+    out.mail_answered = true;
     if !r.is_positive() {
         out.rest(&outcome_of(&r), &r.to_string());
         return reset(c).await;
