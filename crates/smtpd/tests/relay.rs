@@ -364,6 +364,28 @@ fn a_message_for_a_dead_kept_connection_goes_on_a_new_one() {
     assert!(eventually(WAIT, || queued(&server).is_empty()));
 }
 
+/// A peer that drops every connection at MAIL: the task is tried on a few
+/// fresh connections, then fails temporarily (it does not go round forever).
+#[test]
+fn a_peer_that_drops_every_connection_at_mail_gets_a_bounded_number() {
+    let sink = Sink::start(SinkOptions {
+        drop_at_mail: true,
+        ..SinkOptions::default()
+    });
+    let server = Server::start_opts(&smarthost_config(sink.port(), ""), opts(no_dns()));
+    let mut c = server.smtp();
+    c.hello();
+    let r = c.send_mail("alice@local.test", &["x@remote.test"], "Subject: x\n\nhi");
+    assert_eq!(r.code, 250);
+    wait_log(&server, "result=\"TempFail\"", 1);
+    assert!(server
+        .log
+        .text()
+        .contains("lost: connection closed by the peer"));
+    assert_eq!(sink.connections(), 4, "the first connection and three more");
+    assert_eq!(queued(&server).len(), 1, "kept for a retry");
+}
+
 #[test]
 fn peer_size_lmtp_domain_map_and_mail_from() {
     let small = Sink::start(SinkOptions {

@@ -51,6 +51,8 @@ pub struct SinkOptions {
     /// transactions, as a peer that restarted would leave a client's
     /// cached connection.
     pub drop_after: Option<usize>,
+    /// Close the connection without a word when MAIL comes.
+    pub drop_at_mail: bool,
 }
 
 impl Default for SinkOptions {
@@ -64,6 +66,7 @@ impl Default for SinkOptions {
             broken_tls: false,
             lmtp: false,
             drop_after: None,
+            drop_at_mail: false,
         }
     }
 }
@@ -299,6 +302,7 @@ fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
                     "535 5.7.8 Authentication failed\r\n".into()
                 }
             }
+            "MAIL" if opts.drop_at_mail => return,
             "MAIL" => {
                 tx = Received {
                     helo: helo.clone(),

@@ -244,6 +244,7 @@ impl Mta {
                 sender,
                 envelopes: vec![*env],
                 file: std::fs::File::from(fd),
+                stale: 0,
             }),
         }
         if fresh {
@@ -520,11 +521,19 @@ impl Mta {
             }
             SessionEvent::Stale { id, task } => {
                 // Back to the front of its relay's queue; the session is
-                // closing, so pump (after Closed) opens a fresh one.
+                // closing, so pump (after Closed) opens a fresh one. The
+                // relay's other idle connections most likely died the same
+                // way (the peer restarted): let them go too rather than
+                // hand them the next tasks.
                 if let Some(key) = self.sessions.get(&id).map(|s| s.key.clone()) {
                     if let Some(r) = self.relays.get_mut(&key) {
-                        r.idle.retain(|i| *i != id);
                         r.tasks.push_front(task);
+                        for other in std::mem::take(&mut r.idle) {
+                            if let Some(s) = self.sessions.get_mut(&other) {
+                                s.idle_since = None;
+                                let _ = s.tx.send(Cmd::Quit);
+                            }
+                        }
                         return;
                     }
                 }

@@ -100,34 +100,30 @@ pub async fn run(mut s: Setup) {
         id,
         peer: c.peer.clone(),
     });
-    let mut reused = false;
     loop {
         match s.cmds.recv().await {
-            Some(Cmd::Task(task)) => {
-                match transaction::send(&mut c, task, s.plan.lmtp, reused).await {
-                    Sent::Done(results, alive) => {
-                        let _ = s.events.send(SessionEvent::Done {
-                            id,
-                            peer: c.peer.clone(),
-                            results,
-                            alive,
-                        });
-                        if !alive {
-                            break;
-                        }
+            Some(Cmd::Task(task)) => match transaction::send(&mut c, task, s.plan.lmtp).await {
+                Sent::Done(results, alive) => {
+                    let _ = s.events.send(SessionEvent::Done {
+                        id,
+                        peer: c.peer.clone(),
+                        results,
+                        alive,
+                    });
+                    if !alive {
+                        break;
                     }
-                    Sent::Stale(task) => {
-                        tracing::info!(
+                }
+                Sent::Stale(task) => {
+                    tracing::info!(
                             "session {id:x}: the connection to {} [{}] is gone: the message goes out on a new one",
                             c.peer.host,
                             c.peer.addr
                         );
-                        let _ = s.events.send(SessionEvent::Stale { id, task });
-                        break;
-                    }
+                    let _ = s.events.send(SessionEvent::Stale { id, task });
+                    break;
                 }
-                reused = true;
-            }
+            },
             Some(Cmd::Quit) | None => {
                 c.wire.quit().await;
                 break;

@@ -32,7 +32,14 @@ pub struct Task {
     pub sender: Option<MailAddr>,
     pub envelopes: Vec<Envelope>,
     pub file: std::fs::File,
+    /// How many connections were found dead under this task already.
+    pub stale: u8,
 }
+
+/// How many dead connections a task is given back for before its
+/// envelopes fail temporarily: a peer that drops every connection at MAIL
+/// must not keep a task going round.
+const MAX_STALE: u8 = 3;
 
 /// One envelope's outcome and the reply it came from, for the log.
 pub struct Delivered {
@@ -150,22 +157,23 @@ pub enum Sent {
     /// An outcome per envelope, and whether the connection can take
     /// another transaction.
     Done(Vec<Delivered>, bool),
-    /// A connection kept from an earlier transaction was found dead before
-    /// the peer answered MAIL (it timed out or restarted meanwhile): the
-    /// task is given back whole, to go out on a fresh connection rather
-    /// than wait for a retry (as Postfix does with its connection cache).
+    /// The connection was found dead before the peer answered MAIL: it
+    /// had waited idle (kept from an earlier transaction, or opened while
+    /// the task was queued) and the peer closed it meanwhile, timed out or
+    /// restarted. The task is given back whole, to go out on a fresh
+    /// connection rather than wait for a retry (as Postfix does with its
+    /// connection cache); at most [`MAX_STALE`] times.
     Stale(Task),
 }
 
-/// Send `task` on `c`. `reused`: the connection already carried a
-/// transaction, so a failure before MAIL is answered means only that it
-/// went stale while idle.
-pub async fn send(c: &mut Connected, task: Task, lmtp: bool, reused: bool) -> Sent {
+/// Send `task` on `c`.
+pub async fn send(c: &mut Connected, task: Task, lmtp: bool) -> Sent {
     let Task {
         msgid,
         sender,
         envelopes,
         file,
+        stale,
     } = task;
     let mut file = tokio::fs::File::from_std(file);
     let mut out = Outcomes {
@@ -174,12 +182,13 @@ pub async fn send(c: &mut Connected, task: Task, lmtp: bool, reused: bool) -> Se
     };
     let alive = match transact(c, &mut out, sender.as_ref(), &mut file, lmtp).await {
         Ok(alive) => alive,
-        Err(_) if reused && !out.mail_answered => {
+        Err(_) if !out.mail_answered && stale < MAX_STALE => {
             return Sent::Stale(Task {
                 msgid,
                 sender,
                 envelopes: out.slots.into_iter().map(|(e, _)| e).collect(),
                 file: file.into_std().await,
+                stale: stale + 1,
             });
         }
         Err(e) => {
