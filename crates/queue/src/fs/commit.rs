@@ -171,7 +171,8 @@ fn write_message(
     for (env, text) in envelopes.iter().zip(texts) {
         let name = env.id.to_string();
         let path = dir.join(&name);
-        let reused = spare.is_file() && super::commit::rename_noreplace(&spare, &path).is_ok();
+        // (No existence check first: a missing spare fails the rename.)
+        let reused = !spare.as_os_str().is_empty() && rename_noreplace(&spare, &path).is_ok();
         spare = std::path::PathBuf::new();
         let mut f = if reused {
             // Overwritten in place, then cut to length: the spare's old
@@ -234,16 +235,25 @@ fn syncfs(layout: &Layout) -> Result<(), QueueError> {
     nix::unistd::syncfs(&dir).map_err(|e| QueueError::io("syncfs", &layout.queue)(e.into()))
 }
 
-/// Phase 3 for one message: ensure its bucket, then rename it in.
+/// Phase 3 for one message: rename it into its bucket, creating the
+/// bucket first if it is missing (the rename says so: after the first
+/// messages every bucket exists, and a check before each rename would be
+/// one more system call per message).
 fn publish(layout: &Layout, msgid: MsgId) -> Result<(), QueueError> {
-    let bucket = layout.bucket(msgid.bucket());
-    if layout::make_dir(&bucket, layout::DIR_MODE)? {
-        // A new bucket's own name must be durable before anything in it is.
-        sync_dir(&layout.queue)?;
-    }
     let from = layout.incoming_msg(msgid);
     let to = layout.queued_msg(msgid);
-    rename_noreplace(&from, &to).map_err(QueueError::io("rename", from))
+    match rename_noreplace(&from, &to) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bucket = layout.bucket(msgid.bucket());
+            if layout::make_dir(&bucket, layout::DIR_MODE)? {
+                // A new bucket's own name must be durable before anything
+                // in it is.
+                sync_dir(&layout.queue)?;
+            }
+            rename_noreplace(&from, &to).map_err(QueueError::io("rename", from))
+        }
+        r => r.map_err(QueueError::io("rename", from)),
+    }
 }
 
 /// Rename that refuses to replace an existing target: a queued message must

@@ -108,10 +108,13 @@ pub(super) fn delete(
     let msgid = evpid.msgid();
     let dir = layout.queued_msg(msgid);
     let path = dir.join(evpid.to_string());
-    if std::fs::symlink_metadata(&path).is_err() {
+    // One listing tells whether the envelope is there, whether it is the
+    // last, and whether the directory holds anything else.
+    let listing = list(&dir, evpid)?;
+    if !listing.found {
         return Err(QueueError::EnvelopeNotFound(evpid));
     }
-    if has_other_envelopes(&dir, evpid)? {
+    if listing.others {
         std::fs::remove_file(&path).map_err(|e| match e.kind() {
             ErrorKind::NotFound => QueueError::EnvelopeNotFound(evpid),
             _ => QueueError::io("unlink", &path)(e),
@@ -119,22 +122,42 @@ pub(super) fn delete(
         return Ok(false);
     }
     // The last envelope: the message goes, its directory kept for reuse.
-    spares.retire(layout, &dir, Some(&path), false)?;
+    spares.retire(layout, &dir, Some(&path), false, !listing.extra)?;
     Ok(true)
 }
 
-/// Does the message directory hold an envelope file besides `evpid`'s?
-fn has_other_envelopes(dir: &Path, evpid: EvpId) -> Result<bool, QueueError> {
-    let entries = std::fs::read_dir(dir).map_err(QueueError::io("read", dir))?;
+/// What a message directory holds besides its content, seen from one
+/// envelope.
+struct Listing {
+    /// The envelope's file is there.
+    found: bool,
+    /// Other envelope files are there.
+    others: bool,
+    /// Entries that are neither envelopes nor the content.
+    extra: bool,
+}
+
+fn list(dir: &Path, evpid: EvpId) -> Result<Listing, QueueError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => QueueError::EnvelopeNotFound(evpid),
+        _ => QueueError::io("read", dir)(e),
+    })?;
+    let mut l = Listing {
+        found: false,
+        others: false,
+        extra: false,
+    };
     for entry in entries {
         let entry = entry.map_err(QueueError::io("read", dir))?;
-        if let Some(id) = layout::hex_name(&entry.file_name(), 16) {
-            if id != evpid.0 {
-                return Ok(true);
-            }
+        let name = entry.file_name();
+        match layout::hex_name(&name, 16) {
+            Some(id) if id == evpid.0 => l.found = true,
+            Some(_) => l.others = true,
+            None if name == layout::MESSAGE => {}
+            None => l.extra = true,
         }
     }
-    Ok(false)
+    Ok(l)
 }
 
 /// Does the message directory still hold an envelope file?

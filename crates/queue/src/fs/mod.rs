@@ -152,20 +152,22 @@ impl FsQueue {
             // A retired message directory, if there is one: one rename and
             // no inode to allocate. The rename target must not exist.
             if let Some(spare) = self.spares.take() {
-                if !dir.exists() {
-                    match std::fs::rename(&spare.dir, &dir) {
-                        Ok(()) => {
-                            self.incoming.insert(msgid);
-                            return Ok(msgid);
-                        }
-                        Err(_) => {
-                            // Not usable after all: forget it, and create
-                            // a directory the usual way below.
-                            let _ = std::fs::remove_dir_all(&spare.dir);
-                        }
+                match commit::rename_noreplace(&spare.dir, &dir) {
+                    Ok(()) => {
+                        self.incoming.insert(msgid);
+                        return Ok(msgid);
                     }
-                } else {
-                    self.spares.put_back(spare);
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        // A leftover of that id: keep the spare, try
+                        // another id.
+                        self.spares.put_back(spare);
+                        continue;
+                    }
+                    Err(_) => {
+                        // Not usable after all: forget it, and create a
+                        // directory the usual way below.
+                        let _ = std::fs::remove_dir_all(&spare.dir);
+                    }
                 }
             }
             // mkdir is exclusive: a leftover directory of the same id (from
@@ -233,7 +235,7 @@ impl QueueBackend for FsQueue {
             return Err(QueueError::NotIncoming(msgid));
         }
         let dir = self.layout.incoming_msg(msgid);
-        self.spares.retire(&self.layout, &dir, None, true)
+        self.spares.retire(&self.layout, &dir, None, true, false)
     }
 
     fn message_fd_r(&mut self, msgid: MsgId) -> Result<File, QueueError> {
@@ -280,7 +282,7 @@ impl QueueBackend for FsQueue {
             if is_dir {
                 messages += 1;
                 // Kept for reuse (its files emptied) or removed.
-                self.spares.retire(&self.layout, &path, None, true)?;
+                self.spares.retire(&self.layout, &path, None, true, false)?;
             } else {
                 std::fs::remove_file(&path).map_err(QueueError::io("remove", path))?;
             }

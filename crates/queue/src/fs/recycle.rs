@@ -98,31 +98,42 @@ impl Spares {
     ///
     /// `empty`: also empty its files now (a refused or abandoned
     /// transaction's content is not kept; a delivered message's files are
-    /// left to be overwritten by the next one).
+    /// left to be overwritten by the next one). `tidy`: the caller knows
+    /// the directory holds only `message` and `last`.
     pub fn retire(
         &mut self,
         layout: &Layout,
         dir: &Path,
         last: Option<&Path>,
         empty: bool,
+        tidy: bool,
     ) -> Result<(), QueueError> {
         if self.free.len() >= MAX_SPARES {
             return std::fs::remove_dir_all(dir).map_err(QueueError::io("remove", dir));
         }
         // Out of the queue first: from here on a crash leaves a spare, not
         // a message.
+        // Under a name not taken yet (the rename refuses to replace).
         let target = loop {
             let t = layout.purge().join(format!("spare{}", self.next));
             self.next += 1;
-            if !t.exists() {
-                break t;
+            match super::commit::rename_noreplace(dir, &t) {
+                Ok(()) => break t,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(QueueError::io("rename", dir)(e)),
             }
         };
-        std::fs::rename(dir, &target).map_err(QueueError::io("rename", dir))?;
+        let mut spare_kept = false;
         if let Some(last) = last.and_then(|p| p.file_name()) {
             // Kept as the next message's first envelope file; if the rename
             // fails, `clean` removes it.
-            let _ = std::fs::rename(target.join(last), target.join(SPARE_FILE));
+            spare_kept = std::fs::rename(target.join(last), target.join(SPARE_FILE)).is_ok();
+        }
+        // A delivered message's directory that held nothing but its content
+        // and that last envelope needs no cleaning (the caller listed it).
+        if tidy && spare_kept && !empty {
+            self.free.push(Spare { dir: target });
+            return Ok(());
         }
         if clean(&target, empty).is_err() {
             let _ = std::fs::remove_dir_all(&target);
