@@ -1,6 +1,9 @@
 //! Message and envelope identifiers, as OpenSMTPD makes them.
 //!
-//! A message id is a random non-zero 32-bit number. An envelope id is the
+//! A message id is a non-zero 32-bit number: fully random as OpenSMTPD's
+//! ([`MsgId::random`]), or, for the disk queue, with its top byte (the
+//! bucket) taken from the clock and 24 random bits ([`MsgId::clustered`]),
+//! so that a batch of commits shares one bucket sync. An envelope id is the
 //! message id in the high 32 bits and a random non-zero 32-bit number in the
 //! low ones, so `evpid >> 32 == msgid` always holds and a reader of the queue
 //! can tell which message an envelope belongs to from its name alone. Both
@@ -37,6 +40,24 @@ impl MsgId {
     /// queue (the fs backend does so by creating the directory exclusively).
     pub fn random() -> Self {
         MsgId(nonzero_u32())
+    }
+
+    /// A fresh id whose bucket (top byte) is the current second modulo
+    /// 256, the other 24 bits random. Messages received in the same second
+    /// share a bucket, so the queue's group commit syncs one bucket
+    /// directory for a whole batch instead of one per message (with fully
+    /// random ids the messages of a batch almost never share one); over
+    /// time the buckets still fill evenly. The caller checks for
+    /// collisions, as with [`MsgId::random`].
+    pub fn clustered(unix_secs: u64) -> Self {
+        let top = (unix_secs & 0xff) as u32;
+        loop {
+            let low = rand::random::<u32>() & 0x00ff_ffff;
+            let v = (top << 24) | low;
+            if v != 0 {
+                return MsgId(v);
+            }
+        }
     }
 
     /// The directory bucket of this message in the queue (`queue/XX/`): the
@@ -117,6 +138,17 @@ mod tests {
         );
         assert!("xyz".parse::<MsgId>().is_err());
         assert!("123456789".parse::<MsgId>().is_err());
+    }
+
+    #[test]
+    fn clustered_ids_share_the_bucket_of_their_second() {
+        let a = MsgId::clustered(1_700_000_123);
+        let b = MsgId::clustered(1_700_000_123);
+        assert_eq!(a.bucket(), (1_700_000_123u64 & 0xff) as u8);
+        assert_eq!(a.bucket(), b.bucket());
+        assert_ne!(MsgId::clustered(1).bucket(), MsgId::clustered(2).bucket());
+        // Second 0 of a 256 cycle: never the zero id.
+        assert!((0..1000).all(|_| MsgId::clustered(256).0 != 0));
     }
 
     #[test]

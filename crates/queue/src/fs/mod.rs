@@ -206,7 +206,13 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), QueueError> {
 
 impl QueueBackend for FsQueue {
     fn create_message(&mut self) -> Result<MsgId, QueueError> {
-        self.create_with(MsgId::random)
+        // Ids of one second share a bucket: one bucket sync per batch.
+        let secs = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        self.create_with(|| MsgId::clustered(secs()))
     }
 
     fn message_fd_w(&mut self, msgid: MsgId) -> Result<File, QueueError> {
