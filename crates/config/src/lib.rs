@@ -47,6 +47,7 @@ mod lexer;
 pub mod model;
 mod parser;
 mod print;
+pub mod tls_lists;
 mod units;
 
 use std::path::Path;

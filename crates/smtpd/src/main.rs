@@ -18,6 +18,7 @@ mod pending;
 mod privsep;
 mod roles;
 mod stats;
+mod tls_choice;
 mod worker;
 
 use clap::Parser;

@@ -75,6 +75,34 @@ fn opportunistic_starttls_accepts_any_certificate() {
     assert!(sink.raw().iter().all(|r| only_crlf(r)));
 }
 
+/// The relay action's `protocols` and `ciphers` (libtls syntax) limit
+/// what the mta's handshake may agree on.
+#[test]
+fn relay_protocols_and_ciphers_limit_the_handshake() {
+    let pki = TestPki::new();
+    let sink = Sink::start(SinkOptions {
+        starttls: Some(pki.server.clone()),
+        ..SinkOptions::default()
+    });
+    let action = format!(
+        "host smtp+tls://127.0.0.1:{} ca testca protocols \"tlsv1.2\" \
+         ciphers \"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305\"",
+        sink.port()
+    );
+    let (server, _ca) = start(&pki, &action);
+    send(&server);
+    let log = wait_result(&server, "Ok");
+    assert!(sink.received()[0].tls, "the transaction ran in clear");
+    let line = log
+        .lines()
+        .find(|l| l.contains("with TLS"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("TLSv1_2") && line.contains("CHACHA20_POLY1305"),
+        "{line}"
+    );
+}
+
 #[test]
 fn a_failed_opportunistic_handshake_falls_back_to_plaintext() {
     let pki = TestPki::new();

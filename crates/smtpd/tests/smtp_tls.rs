@@ -99,6 +99,69 @@ fn starttls_then_a_message_is_delivered_and_received_says_esmtps() {
     server.log.expect("smtp tls ciphers=TLSv1.");
 }
 
+/// `protocols` and `ciphers` on a listener (libtls syntax) limit what the
+/// handshake may agree on: a TLS 1.3-only client is refused by a TLS 1.2
+/// listener, and a TLS 1.2 client gets the one suite family allowed.
+#[test]
+fn listener_protocols_and_ciphers_limit_the_handshake() {
+    let pki = TestPki::new();
+    let opts = "tls pki localhost protocols \"tlsv1.2\" \
+                ciphers \"HIGH:!aNULL:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:!AESGCM\"";
+    let (server, _certs) = start(&pki, opts, ANY);
+
+    let mut refused = TlsClient::plain(server.port);
+    refused.expect(220);
+    assert_eq!(refused.cmd("EHLO client.test").code, 250);
+    assert_eq!(refused.cmd("STARTTLS").code, 220);
+    let err = refused
+        .upgrade(pki.client_speaking(&[&rustls::version::TLS13]), "localhost")
+        .expect_err("a TLS 1.3-only client must be refused");
+    assert!(!err.is_empty());
+
+    let mut c = TlsClient::plain(server.port);
+    c.starttls(pki.client());
+    assert_eq!(c.cmd("EHLO client.test").code, 250);
+    let r = c.send_mail(
+        "sender@example.com",
+        &["alice@local.test"],
+        "Subject: t\n\nx",
+    );
+    assert_eq!(r.code, 250, "{r:?}");
+    wait_mail(&server, "alice", 1);
+    server.log.expect("smtp tls ciphers=TLSv1.2:TLS_ECDHE_");
+    let log = server.log.text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("smtp tls ciphers="))
+        .unwrap_or_default();
+    assert!(line.contains("CHACHA20_POLY1305"), "{line}");
+}
+
+/// A protocol list this server cannot honour is a configuration error with
+/// its position.
+#[test]
+fn the_check_names_a_bad_protocol_list_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("smtpd.conf");
+    std::fs::write(
+        &conf,
+        "listen on 127.0.0.1 port 2599 protocols \"tlsv1.0\"\nmatch for any reject\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(support::SMTPD)
+        .args(["-n", "-f"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("smtpd.conf:1:41"), "{err}");
+    assert!(
+        err.contains("leaves no protocol this server speaks"),
+        "{err}"
+    );
+}
+
 #[test]
 fn starttls_forgets_the_ehlo_and_refuses_misuse() {
     let pki = TestPki::new();

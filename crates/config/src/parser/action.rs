@@ -168,11 +168,11 @@ impl Parser {
                 e
             } else if self.eat("ciphers") {
                 let e = dup(r.ciphers.is_some(), "ciphers");
-                r.ciphers = Some(self.string("a cipher list")?.0);
+                r.ciphers = Some(self.cipher_list()?);
                 e
             } else if self.eat("protocols") {
                 let e = dup(r.protocols.is_some(), "protocols");
-                r.protocols = Some(self.string("a protocol list")?.0);
+                r.protocols = Some(self.protocol_list()?);
                 e
             } else if self.eat("src") {
                 let e = dup(r.src.is_some(), "source mapping");

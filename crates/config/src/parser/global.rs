@@ -143,7 +143,7 @@ impl Parser {
         if self.eat("limit") {
             self.session_limits()?;
         } else if self.eat("ciphers") {
-            self.b.cfg.smtp.ciphers = Some(self.string("a cipher list")?.0);
+            self.b.cfg.smtp.ciphers = Some(self.cipher_list()?);
         } else if self.eat("max-message-size") {
             self.b.cfg.smtp.max_message_size = self.size()?;
         } else if self.eat("sub-addr-delim") {
@@ -368,7 +368,7 @@ impl Parser {
             "bounce-warn" => self.b.cfg.bounce.warn_interval = self.delays(true)?,
             "max-message-size" => self.b.cfg.smtp.max_message_size = self.size()?,
             "max-mta-deferred" => self.b.cfg.mta.max_deferred = self.number("a number")?.0,
-            "ciphers" => self.b.cfg.smtp.ciphers = Some(self.string("a cipher list")?.0),
+            "ciphers" => self.b.cfg.smtp.ciphers = Some(self.cipher_list()?),
             "curve" => self.b.cfg.smtp.curve = Some(self.string("a curve name")?.0),
             "subaddressing-delimiter" => self.b.cfg.smtp.sub_addr_delim = self.delimiter()?,
             _ => {

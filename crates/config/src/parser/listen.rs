@@ -224,11 +224,11 @@ impl Parser {
             }
             "protocols" => {
                 self.once(seen, "protocols", &pos)?;
-                l.protocols = Some(self.string("a protocol list")?.0);
+                l.protocols = Some(self.protocol_list()?);
             }
             "ciphers" => {
                 self.once(seen, "ciphers", &pos)?;
-                l.ciphers = Some(self.string("a cipher list")?.0);
+                l.ciphers = Some(self.cipher_list()?);
             }
             _ => return self.fail(&pos, format!("found '{kw}', expected {expected}")),
         }

@@ -349,6 +349,24 @@ impl Parser {
         self.diags.push(Diag::at(&pos.span(), msg));
     }
 
+    /// A `protocols` value, checked (see [`crate::tls_lists`]).
+    fn protocol_list(&mut self) -> PResult<String> {
+        let (s, pos) = self.string("a protocol list")?;
+        match crate::tls_lists::parse_protocols(&s) {
+            Ok(_) => Ok(s),
+            Err(e) => self.fail(&pos, format!("protocols: {e}")),
+        }
+    }
+
+    /// A `ciphers` value, checked (see [`crate::tls_lists`]).
+    fn cipher_list(&mut self) -> PResult<String> {
+        let (s, pos) = self.string("a cipher list")?;
+        match crate::tls_lists::parse_ciphers(&s) {
+            Ok(_) => Ok(s),
+            Err(e) => self.fail(&pos, format!("ciphers: {e}")),
+        }
+    }
+
     fn fail<T>(&mut self, pos: &Pos, msg: impl Into<String>) -> PResult<T> {
         self.error(pos, msg);
         Err(Stop)

@@ -55,11 +55,14 @@ mod tests {
     use super::*;
     use crate::{parse_str, ParseOptions};
 
-    /// `smtp ciphers` is stored verbatim: use it to read a word back.
+    /// A `pki`'s certificate path is stored verbatim: use it to read a
+    /// word back.
     fn read_back(s: &str) -> Option<String> {
-        let text = format!("smtp ciphers {}\nmatch for any reject\n", word(s));
+        let text = format!("pki x cert {}\nmatch for any reject\n", word(s));
         let p = parse_str("t", &text, &ParseOptions::default());
-        p.is_ok().then_some(p.config.smtp.ciphers).flatten()
+        p.is_ok()
+            .then(|| p.config.pkis.first().and_then(|k| k.cert.clone()))
+            .flatten()
     }
 
     #[test]

@@ -78,6 +78,25 @@ impl TestPki {
         )
     }
 
+    /// A client configuration that trusts this CA only and speaks only
+    /// these protocol versions.
+    pub fn client_speaking(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+        )
+    }
+
     /// A client configuration that trusts this CA only.
     pub fn client(&self) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();

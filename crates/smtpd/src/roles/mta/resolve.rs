@@ -32,6 +32,9 @@ pub struct Plan {
     pub source: Option<IpAddr>,
     /// The `ca` of the action, if any (verification roots).
     pub ca: Option<String>,
+    /// The action's `protocols` and `ciphers`, if any.
+    pub protocols: Option<String>,
+    pub ciphers: Option<String>,
 }
 
 /// What the plan is built from besides the destination.
@@ -65,6 +68,8 @@ pub async fn resolve(
         helo: relay.helo.clone().unwrap_or_else(|| s.hostname.to_string()),
         source: None,
         ca: relay.ca.clone(),
+        protocols: relay.protocols.clone(),
+        ciphers: relay.ciphers.clone(),
     };
     match dest {
         Destination::HostTable { table } => {

@@ -230,7 +230,15 @@ async fn open(
     let tcp = tcp_connect(plan, addr).await.map_err(other)?;
     let local = tcp.local_addr().ok();
     let mut wire = Wire::new(tcp);
-    let tls_config = |verify: bool| tls.config(verify, plan.ca.as_deref()).map_err(other);
+    let tls_config = |verify: bool| {
+        tls.config(&super::tls::Choice {
+            verify,
+            ca: plan.ca.clone(),
+            protocols: plan.protocols.clone(),
+            ciphers: plan.ciphers.clone(),
+        })
+        .map_err(other)
+    };
     let name = || server_name(host).ok_or_else(|| other(format!("bad TLS name {host:?}")));
     if let TlsPolicy::Implicit { verify } = plan.tls {
         wire = wire

@@ -14,7 +14,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tracing::warn;
 
 use crate::msg::RuntimeConfig;
@@ -29,25 +29,25 @@ const SYSTEM_BUNDLES: &[&str] = &[
 ];
 
 pub struct Tls {
-    unverified: Arc<ClientConfig>,
-    system: Option<Arc<ClientConfig>>,
-    /// By `ca` name.
-    cas: HashMap<String, Arc<ClientConfig>>,
+    /// The system's roots, if a bundle was found.
+    system: Option<Arc<RootCertStore>>,
+    /// Roots by `ca` name.
+    cas: HashMap<String, Arc<RootCertStore>>,
+    /// Configurations built so far, by what they were built for (a handful
+    /// per server: one per verification mode, `ca` and action with its own
+    /// `protocols`/`ciphers`).
+    built: Mutex<HashMap<Choice, Arc<ClientConfig>>>,
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, rustls::Error> {
-    ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()
-}
-
-fn verified(roots: RootCertStore) -> Option<Arc<ClientConfig>> {
-    let b = builder().ok()?;
-    Some(Arc::new(
-        b.with_root_certificates(roots).with_no_client_auth(),
-    ))
+/// What a client configuration is built for.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Choice {
+    /// Check the peer's certificate (against `ca`, or the system's roots).
+    pub verify: bool,
+    pub ca: Option<String>,
+    /// The relay action's `protocols` and `ciphers`.
+    pub protocols: Option<String>,
+    pub ciphers: Option<String>,
 }
 
 /// The certificates of a PEM file, as roots; `None` if it holds none.
@@ -65,48 +65,70 @@ impl Tls {
     /// Read the roots. Missing roots are not fatal: a relay that needs
     /// verification then fails temporarily, with a clear reason.
     pub fn load(rt: &RuntimeConfig) -> Result<Tls, rustls::Error> {
-        let unverified = builder()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider())))
-            .with_no_client_auth();
         let system = SYSTEM_BUNDLES
             .iter()
             .find_map(|p| roots_from(p))
-            .and_then(verified);
+            .map(Arc::new);
         let mut cas = HashMap::new();
         for ca in &rt.config.cas {
             let Some(path) = &ca.cert else { continue };
-            match roots_from(path).and_then(verified) {
-                Some(c) => {
-                    cas.insert(ca.name.clone(), c);
+            match roots_from(path) {
+                Some(r) => {
+                    cas.insert(ca.name.clone(), Arc::new(r));
                 }
                 None => warn!("ca {}: no certificate could be read from {path}", ca.name),
             }
         }
-        Ok(Tls {
-            unverified: Arc::new(unverified),
+        let tls = Tls {
             system,
             cas,
+            built: Mutex::new(HashMap::new()),
+        };
+        // The common configuration, built now so that a provider problem
+        // shows at start.
+        tls.config(&Choice {
+            verify: false,
+            ca: None,
+            protocols: None,
+            ciphers: None,
         })
+        .map_err(rustls::Error::General)?;
+        Ok(tls)
     }
 
-    /// The configuration for a connection: verifying (against `ca` or the
-    /// system's roots) or not.
-    pub fn config(&self, verify: bool, ca: Option<&str>) -> Result<Arc<ClientConfig>, String> {
-        if !verify {
-            return Ok(self.unverified.clone());
+    /// The configuration for a connection.
+    pub fn config(&self, c: &Choice) -> Result<Arc<ClientConfig>, String> {
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cfg) = built.get(c) {
+            return Ok(cfg.clone());
         }
-        match ca {
-            Some(name) => self
-                .cas
-                .get(&name.to_ascii_lowercase())
-                .cloned()
-                .ok_or_else(|| format!("ca {name} has no usable certificate")),
-            None => self
-                .system
-                .clone()
-                .ok_or_else(|| "no system CA bundle to verify the relay with".to_string()),
-        }
+        let provider = crate::tls_choice::provider(c.ciphers.as_deref());
+        let versions = crate::tls_choice::versions(c.protocols.as_deref());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions)
+            .map_err(|e| e.to_string())?;
+        let cfg = if !c.verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+                .with_no_client_auth()
+        } else {
+            let roots = match &c.ca {
+                Some(name) => self
+                    .cas
+                    .get(&name.to_ascii_lowercase())
+                    .cloned()
+                    .ok_or_else(|| format!("ca {name} has no usable certificate"))?,
+                None => self
+                    .system
+                    .clone()
+                    .ok_or_else(|| "no system CA bundle to verify the relay with".to_string())?,
+            };
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        let cfg = Arc::new(cfg);
+        built.insert(c.clone(), cfg.clone());
+        Ok(cfg)
     }
 }
 

@@ -95,8 +95,10 @@ impl ServerTls {
                 };
                 certs.push((name, ck));
             }
-            let builder = ServerConfig::builder_with_provider(provider())
-                .with_safe_default_protocol_versions()?;
+            // `ciphers` of the listener, else `smtp ciphers`.
+            let ciphers = l.ciphers.as_deref().or(config.smtp.ciphers.as_deref());
+            let builder = ServerConfig::builder_with_provider(crate::tls_choice::provider(ciphers))
+                .with_protocol_versions(&crate::tls_choice::versions(l.protocols.as_deref()))?;
             let builder = if verifies(l.tls) {
                 let roots = client_roots(config, l)?;
                 let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider())
