@@ -162,6 +162,43 @@ fn an_auth_listener_takes_mail_only_after_auth_plain() {
     );
 }
 
+/// `received-auth`: the Received: header says whether and as whom the
+/// client authenticated.
+#[test]
+fn received_auth_names_the_authenticated_user() {
+    let pki = TestPki::new();
+    let (server, _files) = start(
+        &pki,
+        "tls pki localhost auth-optional <creds> received-auth",
+        "",
+    );
+    let (mut c, _) = over_tls(&server, &pki);
+    let r = c.send_mail("x@example.org", &["bob@local.test"], "Subject: anon\n\nhi");
+    assert_eq!(r.code, 250, "{r:?}");
+    let r = c.cmd(&format!("AUTH PLAIN {}", plain("alice", "s3cret")));
+    assert_eq!(r.code, 235, "{r:?}");
+    let r = c.send_mail(
+        "alice@local.test",
+        &["bob@local.test"],
+        "Subject: authed\n\nhi",
+    );
+    assert_eq!(r.code, 250, "{r:?}");
+    let got = wait_maildir(&server.path("mail/bob"), 2);
+    let received = |subject: &str| {
+        got.iter()
+            .find(|m| m.contains(subject))
+            .and_then(|m| m.lines().find(|l| l.contains(" id ")).map(str::to_string))
+            .unwrap_or_default()
+    };
+    let anon = received("Subject: anon");
+    assert!(anon.ends_with(" auth=no"), "{anon}");
+    let authed = received("Subject: authed");
+    assert!(
+        authed.contains("with ESMTPSA id ") && authed.ends_with(" auth=yes user=alice"),
+        "{authed}"
+    );
+}
+
 #[test]
 fn plain_with_a_challenge_and_login_with_a_bcrypt_hash() {
     let pki = TestPki::new();

@@ -15,6 +15,9 @@ pub struct Trace<'a> {
     pub esmtp: bool,
     pub tls: bool,
     pub auth: bool,
+    /// `received-auth`: say whether and as whom the client authenticated
+    /// (`Some(None)`: it did not).
+    pub auth_note: Option<Option<&'a str>>,
     pub utf8: bool,
     pub msgid: MsgId,
     /// The recipient, when the message has exactly one.
@@ -49,6 +52,11 @@ pub fn header(t: &Trace<'_>) -> String {
         with.push('A');
     }
     h.push_str(&format!("by {} (smtpd) with {} id {}", t.by, with, t.msgid));
+    match t.auth_note {
+        Some(Some(user)) => h.push_str(&format!(" auth=yes user={}", sanitize(user))),
+        Some(None) => h.push_str(" auth=no"),
+        None => {}
+    }
     if let Some(r) = &t.for_rcpt {
         h.push_str(&format!("\n\tfor <{}>", sanitize(r)));
     }
@@ -87,6 +95,7 @@ mod tests {
             esmtp: true,
             tls: false,
             auth: false,
+            auth_note: None,
             utf8: false,
             msgid: MsgId(0xabc),
             for_rcpt: Some("a@b".into()),
@@ -102,11 +111,29 @@ mod tests {
             esmtp: false,
             tls: true,
             auth: true,
+            auth_note: None,
             utf8: false,
             msgid: MsgId(1),
             for_rcpt: None,
         });
         assert!(masked.starts_with("Received: by mx (smtpd) with SMTPSA id 00000001;"));
         assert!(!masked.contains("injected"));
+        let t = |auth_note| Trace {
+            helo: "c",
+            rdns: None,
+            client: "1.2.3.4",
+            mask_src: true,
+            by: "mx",
+            esmtp: true,
+            tls: true,
+            auth: true,
+            auth_note,
+            utf8: false,
+            msgid: MsgId(2),
+            for_rcpt: None,
+        };
+        assert!(header(&t(Some(Some("bob(x)"))))
+            .starts_with("Received: by mx (smtpd) with ESMTPSA id 00000002 auth=yes user=bob?x?;"));
+        assert!(header(&t(Some(None))).contains("id 00000002 auth=no;"));
     }
 }

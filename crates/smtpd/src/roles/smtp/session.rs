@@ -929,6 +929,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                 esmtp: self.esmtp,
                 tls: self.info.tls,
                 auth: self.info.auth_user.is_some(),
+                auth_note: self
+                    .conf
+                    .received_auth
+                    .then_some(self.info.auth_user.as_deref()),
                 utf8: tx.smtputf8,
                 msgid: tx.msgid,
                 for_rcpt,
