@@ -199,6 +199,51 @@ fn received_auth_names_the_authenticated_user() {
     );
 }
 
+/// `senders <t> masquerade`: an authenticated user's From: header is
+/// rewritten to its MAIL FROM, the display name kept; the body and an
+/// unauthenticated session's message are left alone.
+#[test]
+fn masquerade_rewrites_the_from_header_of_authenticated_mail() {
+    let pki = TestPki::new();
+    let (server, _files) = start(
+        &pki,
+        "tls pki localhost auth-optional <creds> senders <senders> masquerade",
+        "",
+    );
+    let (mut c, _) = over_tls(&server, &pki);
+    let body = "From: \"The Boss\" <boss@evil.test>\nSubject: anon\n\nFrom: kept in the body\n";
+    assert_eq!(
+        c.send_mail("x@example.org", &["bob@local.test"], body).code,
+        250
+    );
+    let r = c.cmd(&format!("AUTH PLAIN {}", plain("alice", "s3cret")));
+    assert_eq!(r.code, 235, "{r:?}");
+    let body = "Subject: authed\nFrom: \"The Boss\"\n <boss@evil.test>\nTo: bob@local.test\n\nFrom: kept in the body\n";
+    assert_eq!(
+        c.send_mail("alice@local.test", &["bob@local.test"], body)
+            .code,
+        250
+    );
+    let got = wait_maildir(&server.path("mail/bob"), 2);
+    let msg = |subject: &str| {
+        got.iter()
+            .find(|m| m.contains(subject))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let anon = msg("Subject: anon");
+    assert!(
+        anon.contains("\nFrom: \"The Boss\" <boss@evil.test>\n"),
+        "{anon}"
+    );
+    let authed = msg("Subject: authed");
+    assert!(
+        authed.contains("\nFrom: \"The Boss\" <alice@local.test>\nTo: bob@local.test\n\nFrom: kept in the body\n"),
+        "{authed}"
+    );
+    assert!(!authed.contains("evil.test"), "{authed}");
+}
+
 #[test]
 fn plain_with_a_challenge_and_login_with_a_bcrypt_hash() {
     let pki = TestPki::new();

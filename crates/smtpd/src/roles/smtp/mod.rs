@@ -9,6 +9,7 @@
 //! that hog a session without doing useful work (`session.rs`).
 
 mod address;
+mod masquerade;
 mod pool;
 mod received;
 mod sasl;

@@ -175,8 +175,36 @@ struct Tx {
     data_started: bool,
     /// A filter said `junk`: the message gets `X-Spam: Yes`.
     junk: bool,
+    /// `senders … masquerade` for an authenticated session: the From:
+    /// header is rewritten on its way to the file.
+    masq: Option<super::masquerade::Masquerade>,
     /// Counts this transaction's descriptor in the process's budget.
     _slot: TxSlot,
+}
+
+impl Tx {
+    /// Write client content to the message file (through the From:
+    /// rewrite when there is one).
+    fn write_content(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match &mut self.masq {
+            Some(m) => {
+                let out = m.feed(bytes);
+                self.file.write_all(&out)
+            }
+            None => self.file.write_all(bytes),
+        }
+    }
+
+    /// The end of the content: write what the rewrite still holds.
+    fn finish_content(&mut self) -> std::io::Result<()> {
+        match &mut self.masq {
+            Some(m) => {
+                let out = m.finish();
+                self.file.write_all(&out)
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 /// One open transaction in the descriptor budget, given back when the
@@ -752,10 +780,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                 ))
             }
         };
+        let mail_from = m.sender.map(address::canonical);
+        let masq = match (&self.conf.senders, &self.info.auth_user, &mail_from) {
+            (Some(s), Some(_), Some(from)) if s.masquerade => {
+                Some(super::masquerade::Masquerade::new(from.to_string()))
+            }
+            _ => None,
+        };
         self.tx = Some(Tx {
             msgid,
             file,
-            mail_from: m.sender.map(address::canonical),
+            mail_from,
             smtputf8: m.params.smtputf8,
             ret: m.params.ret,
             envid: m.params.envid,
@@ -766,6 +801,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             chunk_size: 0,
             data_started: false,
             junk,
+            masq,
             _slot: TxSlot::take(&self.sh),
         });
         self.report("tx-begin", || vec![msgid.to_string()]);
@@ -1001,7 +1037,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             }
             if !out.is_empty() {
                 if let Some(tx) = &mut self.tx {
-                    if !write_failed && tx.file.write_all(&out).is_err() {
+                    if !write_failed && tx.write_content(&out).is_err() {
                         write_failed = true;
                     }
                 }
@@ -1098,8 +1134,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
             };
             if !out.is_empty() {
                 if let Some(tx) = &mut self.tx {
-                    if discard.is_none() && tx.failed.is_none() && tx.file.write_all(&out).is_err()
-                    {
+                    if discard.is_none() && tx.failed.is_none() && tx.write_content(&out).is_err() {
                         tx.failed = Some(r(452, (4, 3, 1), "Insufficient system storage"));
                     }
                 }
@@ -1190,8 +1225,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
         // (the queue reuses files without emptying them): cut it where this
         // message ends.
         let cut = tx
-            .file
-            .flush()
+            .finish_content()
+            .and_then(|()| tx.file.flush())
             .and_then(|()| std::io::Seek::stream_position(&mut tx.file))
             .and_then(|end| tx.file.set_len(end));
         if cut.is_err() {

@@ -12,8 +12,6 @@ use smtpd_types::EnhancedStatus;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
-use std::io::Write;
-
 use super::{r, Next, Session, RDNS_WAIT};
 use crate::msg::to_smtp::FilterVerdict;
 use crate::msg::{ToMfa, ToSmtp};
@@ -193,7 +191,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Upgrade> Session<S> {
                     let written = self
                         .tx
                         .as_mut()
-                        .is_some_and(|t| t.file.write_all(&c).is_ok());
+                        .is_some_and(|t| t.write_content(&c).is_ok());
                     if !written {
                         self.abandon_tx();
                         return Ok(r(452, (4, 3, 1), "Insufficient system storage"));
