@@ -17,10 +17,20 @@ const FROM: &str = "sender@remote.test";
 /// An unprivileged server with the test users and `config`, its DNS
 /// `dns_args` (a fake DNS, or one that knows no name).
 fn start(config: &str, dns_args: Vec<String>) -> Server {
+    start_prepared(config, dns_args, |_| {})
+}
+
+/// `start`, with `prepare` run on the server's directory first.
+fn start_prepared(
+    config: &str,
+    dns_args: Vec<String>,
+    prepare: impl FnOnce(&std::path::Path),
+) -> Server {
     let dir = tempfile::Builder::new()
         .prefix("smtpd-test-")
         .tempdir()
         .expect("temp dir");
+    prepare(dir.path());
     for u in support::local::USERS {
         std::fs::create_dir_all(dir.path().join("home").join(u)).unwrap();
     }
@@ -104,6 +114,31 @@ listen on 127.0.0.1 port {PORT2} filter reversed"#
     c2.hello();
     assert_eq!(c2.cmd(&format!("MAIL FROM:<{FROM}>")).code, 250);
     assert_eq!(c2.cmd("RCPT TO:<bob@local.test>").code, 450);
+}
+
+/// `smtpctl update table` reaches the builtin filters' tables too: a
+/// sender added to the file is refused from then on.
+#[test]
+fn update_table_reaches_the_filters_tables() {
+    let s = start_prepared(
+        r#"table spammers file:{DIR}/spammers
+filter nospam phase mail-from match mail-from <spammers> reject "550 5.7.1 sender refused"
+listen on 127.0.0.1 port {PORT} filter nospam"#,
+        support::nodns::args(),
+        |dir| std::fs::write(dir.join("spammers"), "spam@bad.test\n").unwrap(),
+    );
+    let mut c = s.smtp();
+    c.hello();
+    assert_eq!(c.cmd("MAIL FROM:<late@bad.test>").code, 250);
+    assert_eq!(c.cmd("RSET").code, 250);
+    std::fs::write(s.path("spammers"), "spam@bad.test\nlate@bad.test\n").unwrap();
+    assert_eq!(
+        support::smtpctl::ok(&s, &["update", "table", "spammers"]),
+        "command succeeded\n"
+    );
+    let r = c.cmd("MAIL FROM:<late@bad.test>");
+    assert_eq!((r.code, r.text().as_str()), (550, "5.7.1 sender refused"));
+    s.log.expect("mfa: table spammers reloaded");
 }
 
 #[test]

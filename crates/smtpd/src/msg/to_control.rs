@@ -52,7 +52,7 @@ pub enum ToControl {
         req: ReqId,
         result: Result<(), String>,
     },
-    /// lka: the answer to `ToLka::UpdateTable`.
+    /// lka, mfa: the answer to `ToLka::UpdateTable`, `ToMfa::UpdateTable`.
     TableUpdated {
         req: ReqId,
         result: Result<(), String>,
@@ -72,7 +72,7 @@ impl Message for ToControl {
             | ToControl::EnvelopeText { .. }
             | ToControl::MessageFile { .. } => from == Role::Queue,
             ToControl::SessionOpened { .. } => from == Role::Smtp,
-            ToControl::TableUpdated { .. } => from == Role::Lka,
+            ToControl::TableUpdated { .. } => from == Role::Lka || from == Role::Mfa,
             ToControl::Lines { .. } => from == Role::Mta,
             ToControl::Shutdown => from == Role::Parent,
         }

@@ -46,6 +46,10 @@ pub enum ToMfa {
         session: Box<SessionInfo>,
         content: Vec<u8>,
     },
+    /// control: `smtpctl update table NAME` (after lka did it): the
+    /// builtin filters' copy of the table. Answered by
+    /// `ToControl::TableUpdated`.
+    UpdateTable { req: ReqId, name: String },
     /// control: `smtpctl log verbose|brief`.
     Verbose(bool),
     /// parent: stop.
@@ -57,7 +61,7 @@ impl Message for ToMfa {
         match self {
             ToMfa::Filter { .. } | ToMfa::Report { .. } | ToMfa::Data { .. } => from == Role::Smtp,
             ToMfa::ReportOut { .. } => from == Role::Mta,
-            ToMfa::Verbose(_) => from == Role::Control,
+            ToMfa::Verbose(_) | ToMfa::UpdateTable { .. } => from == Role::Control,
             ToMfa::Shutdown => from == Role::Parent,
         }
     }
@@ -75,6 +79,7 @@ impl Message for ToMfa {
             ToMfa::Report { .. } => "Report",
             ToMfa::ReportOut { .. } => "ReportOut",
             ToMfa::Data { .. } => "Data",
+            ToMfa::UpdateTable { .. } => "UpdateTable",
             ToMfa::Verbose(_) => "Verbose",
             ToMfa::Shutdown => "Shutdown",
         }

@@ -294,21 +294,44 @@ async fn show_mta(sh: &Shared, view: smtpd_control_proto::MtaView) -> Response {
     }
 }
 
-/// `update table NAME`: lka, which holds the tables, reloads it.
+/// `update table NAME`: lka, which holds the tables, reloads it; then
+/// mfa, whose builtin filters hold their own copy.
 async fn update_table(sh: &Shared, name: String) -> Response {
-    let lka = sh.peers.lka();
     info!("control: update table {}", name.escape_default());
-    match ask(sh, |req| {
-        lka.send(crate::msg::ToLka::UpdateTable { req, name })
+    let lka = sh.peers.lka();
+    let from_lka = ask(sh, |req| {
+        lka.send(crate::msg::ToLka::UpdateTable {
+            req,
+            name: name.clone(),
+        })
     })
-    .await
-    {
+    .await;
+    match table_updated(from_lka, "lka") {
+        Response::Ok => {}
+        failed => return failed,
+    }
+    let mfa = sh.peers.mfa();
+    let from_mfa = ask(sh, |req| {
+        mfa.send(crate::msg::ToMfa::UpdateTable {
+            req,
+            name: name.clone(),
+        })
+    })
+    .await;
+    table_updated(from_mfa, "mfa")
+}
+
+fn table_updated(
+    answer: Result<(ToControl, Vec<std::os::fd::OwnedFd>), impl std::fmt::Display>,
+    who: &str,
+) -> Response {
+    match answer {
         Ok((ToControl::TableUpdated { result, .. }, _)) => match result {
             Ok(()) => Response::Ok,
             Err(e) => Response::Failed(e),
         },
         Ok((other, _)) => Response::Failed(format!("unexpected answer {}", msg_name(&other))),
-        Err(e) => Response::Failed(format!("lka: {e}")),
+        Err(e) => Response::Failed(format!("{who}: {e}")),
     }
 }
 

@@ -59,6 +59,7 @@ pub fn main(mut setup: ChildSetup) -> Result<()> {
             tables,
             procs,
             smtp: ctx.peers.smtp(),
+            control: ctx.peers.control(),
             tokens: AtomicU64::new(1),
         });
         loop {
@@ -88,6 +89,7 @@ struct Agent {
     tables: Tables,
     procs: HashMap<String, FilterProc>,
     smtp: smtpd_ipc::Sender<ToSmtp>,
+    control: smtpd_ipc::Sender<crate::msg::ToControl>,
     tokens: AtomicU64,
 }
 
@@ -139,6 +141,21 @@ impl Agent {
                         warn!("mfa: {e}");
                     }
                 });
+            }
+            ToMfa::UpdateTable { req, name } => {
+                // The filters hold their own copy of the tables (opened
+                // before the chroot, as lka's): read it again too.
+                let result = self.tables.update(&name);
+                match &result {
+                    Ok(()) => info!("mfa: table {} reloaded", name.escape_default()),
+                    Err(e) => warn!("mfa: update table: {e}"),
+                }
+                if let Err(e) = self
+                    .control
+                    .send(crate::msg::ToControl::TableUpdated { req, result })
+                {
+                    warn!("mfa: {e}");
+                }
             }
             ToMfa::Verbose(_) | ToMfa::Shutdown => {}
         }
