@@ -75,6 +75,56 @@ fn opportunistic_starttls_accepts_any_certificate() {
     assert!(sink.raw().iter().all(|r| only_crlf(r)));
 }
 
+/// A relay action's `pki` is the client certificate the mta shows: a peer
+/// that demands one gets the mail; without it the handshake fails and the
+/// mail waits.
+#[test]
+fn relay_pki_is_shown_as_the_client_certificate() {
+    let pki = TestPki::new();
+    let sink = Sink::start(SinkOptions {
+        starttls: Some(pki.server_requiring_client_cert()),
+        ..SinkOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let client = pki.write_client_pki(dir.path(), "client");
+    let relay = format!("relay host smtp+tls://127.0.0.1:{} ca testca", sink.port());
+    let config = format!(
+        "ca testca cert \"{}\"\n{client}\
+         listen on 127.0.0.1 port {{PORT}}\n\
+         action \"with\" {relay} pki client\n\
+         action \"without\" {relay}\n\
+         match from any for domain \"remote.test\" action \"with\"\n\
+         match from any for domain \"other.test\" action \"without\"\n",
+        ca.display()
+    );
+    let opts = Options {
+        args: vec!["--resolver".into(), "127.0.0.1:1".into()],
+        ..Options::default()
+    };
+    let server = Server::start_opts(&config, opts);
+    send(&server);
+    wait_result(&server, "Ok");
+    assert_eq!(sink.received().len(), 1);
+    assert!(sink.received()[0].tls);
+
+    let mut c = server.smtp();
+    c.hello();
+    let r = c.send_mail(
+        "alice@local.test",
+        &["x@other.test"],
+        "Subject: no cert\n\nx",
+    );
+    assert_eq!(r.code, 250);
+    wait_result(&server, "TempFail");
+    assert_eq!(
+        sink.received().len(),
+        1,
+        "nothing arrived without the certificate"
+    );
+}
+
 /// The relay action's `protocols` and `ciphers` (libtls syntax) limit
 /// what the mta's handshake may agree on.
 #[test]

@@ -16,6 +16,11 @@ pub struct TestPki {
     /// A client certificate the CA signed, and its key.
     client_chain: Vec<CertificateDer<'static>>,
     client_key_der: Vec<u8>,
+    /// The same, PEM.
+    client_pem: (String, String),
+    /// The server's chain and key, for other server configurations.
+    server_chain: Vec<CertificateDer<'static>>,
+    server_key_der: Vec<u8>,
 }
 
 impl TestPki {
@@ -40,6 +45,8 @@ impl TestPki {
         client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
         let key_pem = key.serialize_pem();
+        let server_key_der = key.serialize_der();
+        let server_chain = chain.clone();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let server = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -57,6 +64,9 @@ impl TestPki {
             ca_der: ca.der().clone(),
             client_chain: vec![client_cert.der().clone()],
             client_key_der: client_key.serialize_der(),
+            client_pem: (client_cert.pem(), client_key.serialize_pem()),
+            server_chain,
+            server_key_der,
         }
     }
 
@@ -109,6 +119,43 @@ impl TestPki {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth(),
+        )
+    }
+
+    /// A server configuration (the same certificate) that demands a client
+    /// certificate signed by this CA.
+    pub fn server_requiring_client_cert(&self) -> Arc<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key_der.clone()));
+        Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(self.server_chain.clone(), key)
+                .unwrap(),
+        )
+    }
+
+    /// Write the client certificate and key as `DIR/NAME.crt` and
+    /// `DIR/NAME.key`; returns the `pki` statements that declare them.
+    pub fn write_client_pki(&self, dir: &std::path::Path, name: &str) -> String {
+        let crt = dir.join(format!("{name}.crt"));
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&crt, &self.client_pem.0).unwrap();
+        std::fs::write(&key, &self.client_pem.1).unwrap();
+        format!(
+            "pki {name} cert \"{}\"\npki {name} key \"{}\"\n",
+            crt.display(),
+            key.display()
         )
     }
 

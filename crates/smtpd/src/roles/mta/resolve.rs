@@ -35,6 +35,8 @@ pub struct Plan {
     /// The action's `protocols` and `ciphers`, if any.
     pub protocols: Option<String>,
     pub ciphers: Option<String>,
+    /// The action's `pki`: a client certificate to show.
+    pub pki: Option<String>,
 }
 
 /// What the plan is built from besides the destination.
@@ -70,6 +72,7 @@ pub async fn resolve(
         ca: relay.ca.clone(),
         protocols: relay.protocols.clone(),
         ciphers: relay.ciphers.clone(),
+        pki: relay.pki.clone(),
     };
     match dest {
         Destination::HostTable { table } => {

@@ -236,6 +236,7 @@ async fn open(
             ca: plan.ca.clone(),
             protocols: plan.protocols.clone(),
             ciphers: plan.ciphers.clone(),
+            pki: plan.pki.clone(),
         })
         .map_err(other)
     };

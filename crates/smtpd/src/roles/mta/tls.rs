@@ -11,8 +11,9 @@
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use smtpd_config::Method;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tracing::warn;
@@ -33,10 +34,39 @@ pub struct Tls {
     system: Option<Arc<RootCertStore>>,
     /// Roots by `ca` name.
     cas: HashMap<String, Arc<RootCertStore>>,
+    /// Client certificates (a relay action's `pki`), by pki name: read at
+    /// start, as root, before the chroot.
+    client_certs: HashMap<String, ClientCert>,
     /// Configurations built so far, by what they were built for (a handful
-    /// per server: one per verification mode, `ca` and action with its own
-    /// `protocols`/`ciphers`).
+    /// per server: one per verification mode, `ca`, `pki` and action with
+    /// its own `protocols`/`ciphers`).
     built: Mutex<HashMap<Choice, Arc<ClientConfig>>>,
+}
+
+/// A certificate chain and its key.
+struct ClientCert {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+/// Read the certificate and key of pki `name`.
+fn read_client_cert(rt: &RuntimeConfig, name: &str) -> Result<ClientCert, String> {
+    let pki = rt
+        .config
+        .pki(name)
+        .ok_or_else(|| format!("pki {name} is not declared"))?;
+    let (Some(cert), Some(key)) = (&pki.cert, &pki.key) else {
+        return Err(format!("pki {name} needs both a cert and a key"));
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("pki {name}: {cert}: {e}"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("pki {name}: {cert}: {e}"))?;
+    if chain.is_empty() {
+        return Err(format!("pki {name}: {cert}: no certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("pki {name}: {key}: {e}"))?;
+    Ok(ClientCert { chain, key })
 }
 
 /// What a client configuration is built for.
@@ -48,6 +78,8 @@ pub struct Choice {
     /// The relay action's `protocols` and `ciphers`.
     pub protocols: Option<String>,
     pub ciphers: Option<String>,
+    /// The relay action's `pki`: the client certificate shown.
+    pub pki: Option<String>,
 }
 
 /// The certificates of a PEM file, as roots; `None` if it holds none.
@@ -79,9 +111,23 @@ impl Tls {
                 None => warn!("ca {}: no certificate could be read from {path}", ca.name),
             }
         }
+        let mut client_certs = HashMap::new();
+        for action in &rt.config.actions {
+            let Method::Relay(relay) = &action.method else {
+                continue;
+            };
+            let Some(name) = &relay.pki else { continue };
+            if client_certs.contains_key(name) {
+                continue;
+            }
+            let cert = read_client_cert(rt, name)
+                .map_err(|e| rustls::Error::General(format!("action {}: {e}", action.name)))?;
+            client_certs.insert(name.clone(), cert);
+        }
         let tls = Tls {
             system,
             cas,
+            client_certs,
             built: Mutex::new(HashMap::new()),
         };
         // The common configuration, built now so that a provider problem
@@ -91,6 +137,7 @@ impl Tls {
             ca: None,
             protocols: None,
             ciphers: None,
+            pki: None,
         })
         .map_err(rustls::Error::General)?;
         Ok(tls)
@@ -107,11 +154,18 @@ impl Tls {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
             .map_err(|e| e.to_string())?;
-        let cfg = if !c.verify {
+        let cert = match &c.pki {
+            Some(name) => Some(
+                self.client_certs
+                    .get(name)
+                    .ok_or_else(|| format!("pki {name} was not loaded"))?,
+            ),
+            None => None,
+        };
+        let builder = if !c.verify {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-                .with_no_client_auth()
         } else {
             let roots = match &c.ca {
                 Some(name) => self
@@ -124,7 +178,13 @@ impl Tls {
                     .clone()
                     .ok_or_else(|| "no system CA bundle to verify the relay with".to_string())?,
             };
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder.with_root_certificates(roots)
+        };
+        let cfg = match cert {
+            Some(cc) => builder
+                .with_client_auth_cert(cc.chain.clone(), cc.key.clone_key())
+                .map_err(|e| format!("client certificate: {e}"))?,
+            None => builder.with_no_client_auth(),
         };
         let cfg = Arc::new(cfg);
         built.insert(c.clone(), cfg.clone());
