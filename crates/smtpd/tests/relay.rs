@@ -364,6 +364,30 @@ fn a_message_for_a_dead_kept_connection_goes_on_a_new_one() {
     assert!(eventually(WAIT, || queued(&server).is_empty()));
 }
 
+/// `src <table>` picks the source address and `helo-src <table>` the
+/// HELO name that goes with it.
+#[test]
+fn helo_src_names_the_source_address() {
+    let sink = Sink::start(SinkOptions::default());
+    let config = format!(
+        "table srcs {{ 127.0.0.1 }}\n\
+         table helos {{ \"127.0.0.1\" = \"out-one.example.test\" }}\n\
+         listen on 127.0.0.1 port {{PORT}}\n\
+         action \"out\" relay host smtp://127.0.0.1:{} src <srcs> helo-src <helos>\n\
+         match from any for domain \"remote.test\" action \"out\"\n",
+        sink.port()
+    );
+    let server = Server::start_opts(&config, opts(no_dns()));
+    let mut c = server.smtp();
+    c.hello();
+    let r = c.send_mail("alice@local.test", &["x@remote.test"], "Subject: s\n\nhi");
+    assert_eq!(r.code, 250);
+    wait_log(&server, "result=\"Ok\"", 1);
+    let got = sink.received();
+    assert_eq!(got[0].helo, "out-one.example.test");
+    assert!(server.log.text().contains("source=\"127.0.0.1\""));
+}
+
 /// A peer that drops every connection at MAIL: the task is tried on a few
 /// fresh connections, then fails temporarily (it does not go round forever).
 #[test]

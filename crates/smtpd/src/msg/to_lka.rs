@@ -64,6 +64,13 @@ pub enum ToLka {
     /// mta: a source address from a relay `src` table. Answered by
     /// `ToMta::Source`.
     Source { req: ReqId, table: String },
+    /// mta: the HELO name of a source address, from a relay `helo-src`
+    /// table (addrname service). Answered by `ToMta::HeloName`.
+    HeloName {
+        req: ReqId,
+        table: String,
+        addr: std::net::IpAddr,
+    },
     /// parent: the user's `~/.forward`, opened as the user. Carries one
     /// descriptor when `found`. An `error` is `permanent` when the file was
     /// refused (unsafe), temporary when it could not be opened right now.
@@ -106,7 +113,8 @@ impl Message for ToLka {
             | ToLka::Host { .. }
             | ToLka::RelayHost { .. }
             | ToLka::Credentials { .. }
-            | ToLka::Source { .. } => from == Role::Mta,
+            | ToLka::Source { .. }
+            | ToLka::HeloName { .. } => from == Role::Mta,
             ToLka::Forward { .. } | ToLka::PasswordChecked { .. } | ToLka::Shutdown => {
                 from == Role::Parent
             }
@@ -134,6 +142,7 @@ impl Message for ToLka {
             ToLka::RelayHost { .. } => "RelayHost",
             ToLka::Credentials { .. } => "Credentials",
             ToLka::Source { .. } => "Source",
+            ToLka::HeloName { .. } => "HeloName",
             ToLka::Forward { .. } => "Forward",
             ToLka::PasswordChecked { .. } => "PasswordChecked",
             ToLka::Shutdown => "Shutdown",

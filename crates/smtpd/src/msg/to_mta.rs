@@ -76,6 +76,11 @@ pub enum ToMta {
         req: ReqId,
         result: Result<Option<IpAddr>, String>,
     },
+    /// lka: the HELO name of a source address (`Ok(None)`: not listed).
+    HeloName {
+        req: ReqId,
+        result: Result<Option<String>, String>,
+    },
     /// control/parent: hold or release relaying.
     Pause,
     Resume,
@@ -100,7 +105,8 @@ impl Message for ToMta {
             | ToMta::Host { .. }
             | ToMta::RelayHost { .. }
             | ToMta::Credentials { .. }
-            | ToMta::Source { .. } => from == Role::Lka,
+            | ToMta::Source { .. }
+            | ToMta::HeloName { .. } => from == Role::Lka,
             ToMta::Pause | ToMta::Resume => matches!(from, Role::Parent | Role::Control),
             ToMta::Shutdown => from == Role::Parent,
         }
@@ -123,6 +129,7 @@ impl Message for ToMta {
             ToMta::RelayHost { .. } => "RelayHost",
             ToMta::Credentials { .. } => "Credentials",
             ToMta::Source { .. } => "Source",
+            ToMta::HeloName { .. } => "HeloName",
             ToMta::Pause => "Pause",
             ToMta::Resume => "Resume",
             ToMta::Shutdown => "Shutdown",
@@ -144,7 +151,8 @@ impl ToMta {
             | ToMta::Host { req, .. }
             | ToMta::RelayHost { req, .. }
             | ToMta::Credentials { req, .. }
-            | ToMta::Source { req, .. } => Some(*req),
+            | ToMta::Source { req, .. }
+            | ToMta::HeloName { req, .. } => Some(*req),
             _ => None,
         }
     }

@@ -173,6 +173,10 @@ impl Lka {
                 let result = relay::source(&self.tables, &table);
                 self.peers.mta().send(ToMta::Source { req, result })
             }
+            ToLka::HeloName { req, table, addr } => {
+                let result = relay::helo_name(&self.tables, &table, addr);
+                self.peers.mta().send(ToMta::HeloName { req, result })
+            }
             ToLka::UpdateTable { req, name } => {
                 // A table file is small (the server read them all at
                 // start): reloading in place costs what a lookup would.

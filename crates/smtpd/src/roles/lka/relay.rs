@@ -52,3 +52,13 @@ pub fn source(tables: &Tables, table: &str) -> Result<Option<IpAddr>, String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+/// The HELO name `table` (addrname service) gives source address `addr`.
+pub fn helo_name(tables: &Tables, table: &str, addr: IpAddr) -> Result<Option<String>, String> {
+    let t = tables.get(table).map_err(|e| e.to_string())?;
+    match t.lookup(Service::Addrname, &addr.to_string()) {
+        Ok(Some(Value::Addrname(a))) => Ok(Some(a.name)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -90,6 +90,14 @@ impl LkaClient {
         }
     }
 
+    pub async fn helo_name(&self, table: &str, addr: IpAddr) -> Result<Option<String>, String> {
+        let table = table.to_string();
+        match self.ask(|req| ToLka::HeloName { req, table, addr }).await? {
+            ToMta::HeloName { result, .. } => result,
+            other => Err(format!("unexpected answer {}", other_name(&other))),
+        }
+    }
+
     pub async fn source(&self, table: &str) -> Result<Option<IpAddr>, String> {
         let table = table.to_string();
         match self.ask(|req| ToLka::Source { req, table }).await? {

@@ -93,6 +93,16 @@ pub async fn resolve(
             .await
             .map_err(|e| config_temp(format!("source table {table}: {e}")))?;
     }
+    // `helo-src`: the name that goes with the source address.
+    if let (Some(table), Some(addr)) = (&relay.helo_src, plan.source) {
+        if let Some(name) = lka
+            .helo_name(table, addr)
+            .await
+            .map_err(|e| config_temp(format!("helo-src table {table}: {e}")))?
+        {
+            plan.helo = name;
+        }
+    }
     Ok(plan)
 }
 
