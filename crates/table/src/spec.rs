@@ -35,6 +35,9 @@ pub struct TableSpec {
     /// The sub-address delimiter (`smtp sub-addr-delim`, `+` by default);
     /// `mailaddr` matching strips tags at it.
     pub subaddr_delim: char,
+    /// For tables answered by a program: the uid and gid it runs as when
+    /// the opening process is root (`None`: as the opener).
+    pub run_as: Option<(u32, u32)>,
 }
 
 impl TableSpec {
@@ -45,6 +48,7 @@ impl TableSpec {
             path: None,
             inline: None,
             subaddr_delim: '+',
+            run_as: None,
         }
     }
 
@@ -164,12 +168,14 @@ impl Registry {
         self.find(backend).map(|b| b.services)
     }
 
-    /// Open the table a spec describes.
+    /// Open the table a spec describes. A backend this registry does not
+    /// know is an external program (`proc:PROGRAM`, or `table-TYPE` from
+    /// the libexec directories) speaking the proc-table protocol.
     pub fn open(&self, spec: &TableSpec) -> Result<Box<dyn Table>, TableError> {
-        let backend = self
-            .find(&spec.backend)
-            .ok_or_else(|| TableError::UnsupportedBackend(spec.backend.clone()))?;
-        (backend.open)(spec)
+        match self.find(&spec.backend) {
+            Some(backend) => (backend.open)(spec),
+            None => Ok(Box::new(crate::backend::proc_table::ProcTable::open(spec)?)),
+        }
     }
 
     fn find(&self, name: &str) -> Option<&BackendEntry> {

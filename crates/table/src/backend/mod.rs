@@ -2,4 +2,5 @@
 
 pub mod db;
 pub mod getpwnam;
+pub mod proc_table;
 pub mod static_table;

@@ -31,8 +31,12 @@ impl Tables {
                 .map_err(|e| anyhow!("builtin table {name}: {e}"))?;
             map.insert(name.to_string(), Arc::from(t));
         }
+        // Table programs started by a root process run as the server's
+        // user (the tables are opened before the privileges are dropped).
+        let run_as = rt.privileged.then_some((rt.user.uid, rt.user.gid));
         for def in &config.tables {
-            let spec = spec_of(&def.name, &def.source)?.with_subaddr_delim(delim);
+            let mut spec = spec_of(&def.name, &def.source)?.with_subaddr_delim(delim);
+            spec.run_as = run_as;
             let t = smtpd_table::open(&spec).map_err(|e| {
                 anyhow!(
                     "{}:{}: table {}: {e}",
@@ -96,6 +100,7 @@ pub fn spec_of(name: &str, source: &TableSource) -> Result<TableSpec> {
             path: config.as_ref().map(Into::into),
             inline: None,
             subaddr_delim: '+',
+            run_as: None,
         },
     })
 }
