@@ -364,6 +364,49 @@ fn a_message_for_a_dead_kept_connection_goes_on_a_new_one() {
     assert!(eventually(WAIT, || queued(&server).is_empty()));
 }
 
+/// A peer that offers PIPELINING gets MAIL, the RCPTs and DATA in one
+/// write, and each recipient still gets its own outcome; one that does not
+/// gets them one at a time.
+#[test]
+fn pipelining_peers_get_the_commands_together() {
+    for (offer, pipelined) in [(true, 1), (false, 0)] {
+        let mut extensions = SinkOptions::default().extensions;
+        if offer {
+            extensions.push("PIPELINING".into());
+        }
+        let sink = Sink::start(SinkOptions {
+            extensions,
+            ..SinkOptions::default()
+        });
+        let server = Server::start_opts(&smarthost_config(sink.port(), ""), opts(no_dns()));
+        let mut c = server.smtp();
+        c.hello();
+        let r = c.send_mail(
+            "alice@local.test",
+            &["ok@remote.test", "perm@remote.test"],
+            "Subject: piped\n\nhi",
+        );
+        assert_eq!(r.code, 250);
+        wait_log(&server, "mta delivery", 2);
+        let log = server.log.text();
+        let line = |to: &str| {
+            log.lines()
+                .find(|l| l.contains("mta delivery") && l.contains(&format!("to=<{to}>")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(line("ok@remote.test").contains("result=\"Ok\""), "{log}");
+        assert!(
+            line("perm@remote.test").contains("result=\"PermFail\""),
+            "{log}"
+        );
+        let got = sink.received();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].rcpts, vec!["RCPT TO:<ok@remote.test>".to_string()]);
+        assert_eq!(sink.pipelined(), pipelined, "offered: {offer}");
+    }
+}
+
 /// `src <table>` picks the source address and `helo-src <table>` the
 /// HELO name that goes with it.
 #[test]

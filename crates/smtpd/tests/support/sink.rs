@@ -95,6 +95,9 @@ fn b64(s: &str) -> String {
 
 #[derive(Default)]
 struct State {
+    /// MAIL commands that arrived with more commands right behind them in
+    /// the same read (the client pipelined).
+    pipelined: usize,
     received: Vec<Received>,
     raw: Vec<Vec<u8>>,
     connections: usize,
@@ -145,6 +148,11 @@ impl Sink {
 
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// How many MAIL commands came pipelined with what follows.
+    pub fn pipelined(&self) -> usize {
+        self.state.lock().unwrap().pipelined
     }
 
     pub fn connections(&self) -> usize {
@@ -304,6 +312,9 @@ fn serve(s: TcpStream, state: Arc<Mutex<State>>, opts: SinkOptions) {
             }
             "MAIL" if opts.drop_at_mail => return,
             "MAIL" => {
+                if !r.buffer().is_empty() {
+                    state.lock().unwrap().pipelined += 1;
+                }
                 tx = Received {
                     helo: helo.clone(),
                     mail: text.clone(),

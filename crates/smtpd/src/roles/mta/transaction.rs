@@ -1,7 +1,8 @@
 //! One mail transaction on an open connection: MAIL, one RCPT per
 //! envelope, DATA, and an outcome for every envelope (the peer's reply
-//! text and enhanced code as the reason). Replies are read one at a time
-//! (no PIPELINING, as OpenSMTPD).
+//! text and enhanced code as the reason). With a peer that offers
+//! PIPELINING (RFC 2920), MAIL, the RCPTs and DATA go in one write and
+//! their replies are read in order; otherwise one command at a time.
 //!
 //! The message file is read twice: once to learn its size and whether it
 //! has 8-bit bytes (for SIZE and BODY=8BITMIME), once to stream it through
@@ -305,13 +306,9 @@ async fn transact(
         ));
         return Ok(true);
     }
-    let r = c.wire.command(&mail, COMMAND, "after MAIL").await?;
-    out.mail_answered = true;
-    if !r.is_positive() {
-        out.rest(&outcome_of(&r), &r.to_string());
-        return reset(c).await;
-    }
-    let mut accepted = Vec::new();
+    // The RCPT commands, built first: one that cannot be written fails
+    // its envelope here and is never sent.
+    let mut rcpts = Vec::new();
     for i in 0..out.slots.len() {
         let env = &out.slots[i].0;
         let rcpt = Command::Rcpt(RcptTo {
@@ -322,16 +319,31 @@ async fn transact(
             }
             .for_peer(&c.caps),
         });
-        if rcpt.to_wire().is_err() {
-            let why = "the recipient cannot be sent in a RCPT command".to_string();
-            out.set(
-                i,
-                DeliveryOutcome::permfail(EnhancedStatus::new(5, 1, 3), &why),
-                why,
-            );
-            continue;
+        match rcpt.to_wire() {
+            Ok(wire) => rcpts.push((i, wire)),
+            Err(_) => {
+                let why = "the recipient cannot be sent in a RCPT command".to_string();
+                out.set(
+                    i,
+                    DeliveryOutcome::permfail(EnhancedStatus::new(5, 1, 3), &why),
+                    why,
+                );
+            }
         }
-        let r = c.wire.command(&rcpt, COMMAND, "after RCPT").await?;
+    }
+    if c.caps.pipelining && !rcpts.is_empty() {
+        return pipelined(c, out, &mail, rcpts, file, lmtp).await;
+    }
+    let r = c.wire.command(&mail, COMMAND, "after MAIL").await?;
+    out.mail_answered = true;
+    if !r.is_positive() {
+        out.rest(&outcome_of(&r), &r.to_string());
+        return reset(c).await;
+    }
+    let mut accepted = Vec::new();
+    for (i, wire) in rcpts {
+        c.wire.send(&wire, COMMAND, "sending RCPT").await?;
+        let r = c.wire.reply(COMMAND, "after RCPT").await?;
         if r.is_positive() {
             accepted.push(i);
         } else {
@@ -344,11 +356,76 @@ async fn transact(
     let data = Command::Data.to_wire()?;
     c.wire.send(&data, COMMAND, "sending DATA").await?;
     let r = c.wire.reply(DATA_INIT, "after DATA").await?;
+    after_data(c, out, &r, accepted, file, lmtp).await
+}
+
+/// RFC 2920: MAIL, every RCPT and DATA in one write, then their replies in
+/// order (one round trip instead of two plus one per recipient).
+async fn pipelined(
+    c: &mut Connected,
+    out: &mut Outcomes,
+    mail: &Command,
+    rcpts: Vec<(usize, Vec<u8>)>,
+    file: &File,
+    lmtp: bool,
+) -> Result<bool, WireError> {
+    let mut batch = mail.to_wire()?;
+    for (_, wire) in &rcpts {
+        batch.extend_from_slice(wire);
+    }
+    batch.extend_from_slice(&Command::Data.to_wire()?);
+    c.wire
+        .send(&batch, COMMAND, "sending MAIL, RCPT and DATA")
+        .await?;
+    let r = c.wire.reply(COMMAND, "after MAIL").await?;
+    out.mail_answered = true;
+    let mail_ok = r.is_positive();
+    if !mail_ok {
+        out.rest(&outcome_of(&r), &r.to_string());
+    }
+    let mut accepted = Vec::new();
+    for (i, _) in rcpts {
+        let r = c.wire.reply(COMMAND, "after RCPT").await?;
+        if !mail_ok {
+            continue;
+        }
+        if r.is_positive() {
+            accepted.push(i);
+        } else {
+            out.set_reply(i, &r);
+        }
+    }
+    let r = c.wire.reply(DATA_INIT, "after DATA").await?;
+    if r.code == 354 && accepted.is_empty() {
+        // A server that opened DATA with nothing accepted: end the
+        // (empty) message and forget it; every envelope has its outcome.
+        c.wire
+            .send(b".\r\n", DATA_BLOCK, "ending an empty message")
+            .await?;
+        c.wire.reply(DATA_END, "after the empty message").await?;
+        return reset(c).await;
+    }
+    if accepted.is_empty() {
+        return reset(c).await;
+    }
+    after_data(c, out, &r, accepted, file, lmtp).await
+}
+
+/// From the reply to DATA on: the content, and the outcome of each
+/// accepted recipient.
+async fn after_data(
+    c: &mut Connected,
+    out: &mut Outcomes,
+    r: &Reply,
+    accepted: Vec<usize>,
+    file: &File,
+    lmtp: bool,
+) -> Result<bool, WireError> {
     if r.code != 354 {
         let o = if r.is_positive() {
             DeliveryOutcome::tempfail(EnhancedStatus::new(4, 5, 0), format!("unexpected {r}"))
         } else {
-            outcome_of(&r)
+            outcome_of(r)
         };
         out.rest(&o, &r.to_string());
         return reset(c).await;
