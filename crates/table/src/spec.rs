@@ -251,8 +251,10 @@ mod tests {
             Some(ServiceSet::of(&[Service::Userinfo]))
         );
         assert_eq!(r.services_of("ldap"), None);
-        let err = open(&TableSpec::from_location("x", "ldap:/etc/x")).unwrap_err();
-        assert_eq!(err.to_string(), "unsupported table backend \"ldap\"");
+        // Not built in: a `table-TYPE` program is looked for (none of this
+        // name exists anywhere).
+        let err = open(&TableSpec::from_location("x", "nosuchtype:/etc/x")).unwrap_err();
+        assert_eq!(err.to_string(), "unsupported table backend \"nosuchtype\"");
         let err = open(&TableSpec::new("x", "static")).unwrap_err();
         assert!(err.to_string().contains("needs inline contents or a file"));
         let mut spec = TableSpec::getpwnam("p");
