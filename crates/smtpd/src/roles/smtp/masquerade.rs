@@ -10,6 +10,8 @@
 //! the stream as it arrives, which mail-parser (a whole message in memory)
 //! does not.
 
+use std::borrow::Cow;
+
 /// The most header bytes held back for the rewrite.
 const MAX_HEAD: usize = 256 * 1024;
 
@@ -30,10 +32,11 @@ impl Masquerade {
         }
     }
 
-    /// Take content bytes (LF line ends); returns what may be written now.
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+    /// Take content bytes (LF line ends); returns what may be written now
+    /// (after the header section: the bytes themselves, not a copy).
+    pub fn feed<'a>(&mut self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         if self.done {
-            return bytes.to_vec();
+            return Cow::Borrowed(bytes);
         }
         let start = self.head.len().saturating_sub(1);
         self.head.extend_from_slice(bytes);
@@ -42,7 +45,7 @@ impl Masquerade {
         } else {
             find(&self.head[start..], b"\n\n").map(|i| start + i + 1)
         };
-        match end {
+        Cow::Owned(match end {
             Some(end) => {
                 self.done = true;
                 let body = self.head.split_off(end);
@@ -56,7 +59,7 @@ impl Masquerade {
                 std::mem::take(&mut self.head)
             }
             None => Vec::new(),
-        }
+        })
     }
 
     /// The end of the content: whatever is still held (a message that is
@@ -135,7 +138,7 @@ mod tests {
         let mut m = Masquerade::new("alice@ours.test".into());
         let mut out = Vec::new();
         for p in parts {
-            out.extend(m.feed(p.as_bytes()));
+            out.extend_from_slice(&m.feed(p.as_bytes()));
         }
         out.extend(m.finish());
         String::from_utf8(out).unwrap()
